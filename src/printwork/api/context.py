@@ -1,0 +1,65 @@
+"""What every request handler shares: settings, database, group committer and caches."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from printwork.config import Settings
+from printwork.core.catalog.service import CatalogCache
+from printwork.core.merchants.service import Owner, hash_key, owner_for_key
+from printwork.db import Database
+from printwork.group_commit import GroupCommitter
+
+
+class KeyCache:
+    """API key -> owner, remembered for a few seconds so most requests skip the look-up.
+
+    Revoking a key takes effect in every process within `ttl` seconds. Unknown keys are never
+    remembered, so guessing cannot fill the cache.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[Owner, float]] = {}
+        self._lock = threading.Lock()
+
+    def owner(self, database: Database, key: str) -> Owner | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        entry = self._entries.get(digest)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        with database.read() as session:
+            owner = owner_for_key(session, key)
+        if owner is not None and self._ttl > 0:
+            with self._lock:
+                if len(self._entries) >= self._max:
+                    self._entries.clear()
+                self._entries[digest] = (owner, now + self._ttl)
+        return owner
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    database: Database
+    committer: GroupCommitter
+    catalog: CatalogCache = field(default_factory=CatalogCache)
+    keys: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.settings.api_key_cache_seconds)
+
+
+def new_trace_parent(incoming: str | None = None) -> str:
+    """A W3C traceparent for this request; a valid incoming one keeps its trace id."""
+    span = os.urandom(8).hex()
+    if incoming and len(incoming) == 55 and incoming[2] == "-" and incoming[35] == "-":
+        trace_id = incoming[3:35].lower()
+        if all(c in "0123456789abcdef" for c in trace_id) and trace_id != "0" * 32:
+            return f"00-{trace_id}-{span}-00"
+    return f"00-{os.urandom(16).hex()}-{span}-00"

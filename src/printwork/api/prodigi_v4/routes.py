@@ -1,0 +1,144 @@
+"""The Prodigi v4 endpoints: thin handlers that turn a request into a core call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from printwork.api.context import AppContext
+from printwork.api.prodigi_v4 import translate
+from printwork.core.errors import EntityNotFound, Failure, FailureCollector, ValidationFailed
+from printwork.core.merchants.service import Owner
+from printwork.core.orders import service as orders
+from printwork.core.orders.domain import parse_order_id
+
+router = APIRouter(prefix="/v4.0")
+
+JSON = "application/json"
+
+
+class NotAuthenticated(Exception):
+    pass
+
+
+class InvalidContentType(Exception):
+    pass
+
+
+def context(request: Request) -> AppContext:
+    return request.app.state.context
+
+
+def authenticate(request: Request) -> Owner:
+    key = request.headers.get("x-api-key")
+    if not key:
+        raise NotAuthenticated()
+    owner = context(request).keys.owner(context(request).database, key.strip())
+    if owner is None:
+        raise NotAuthenticated()
+    return owner
+
+
+def trace_parent(request: Request) -> bytes:
+    return request.scope["state"]["trace_parent"].encode()
+
+
+def envelope(request: Request, outcome: str, key: str, body: bytes) -> Response:
+    """`{"outcome":…,"<key>":<already-rendered JSON>,"traceParent":…}` without re-serialising."""
+    content = b'{"outcome":"%s","%s":%s,"traceParent":"%s"}' % (
+        outcome.encode(),
+        key.encode(),
+        body,
+        trace_parent(request),
+    )
+    return Response(content, media_type=JSON)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body, or None when it is empty (INVENTORY A-24).
+
+    JSON media types are accepted, and so is a missing or form Content-Type when the body is
+    JSON, as the documents' own curl examples send; anything else is 415.
+    """
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    is_json = media_type == JSON or media_type.endswith("+json")
+    body = await request.body()
+    if not body.strip():
+        return None
+    if not is_json and media_type not in ("", "application/x-www-form-urlencoded"):
+        raise InvalidContentType()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValidationFailed({"body": [Failure("MalformedJson", None)]}) from None
+
+
+def order_id_from_path(raw: str) -> int:
+    order_id = parse_order_id(raw)
+    if order_id is None:
+        failures = FailureCollector()
+        failures.add("orderId", "InvalidOrderId", raw)
+        failures.raise_if_any()
+    return order_id  # type: ignore[return-value]
+
+
+@router.post("/orders")
+async def create_order(request: Request) -> Response:
+    owner = authenticate(request)
+    raw = await json_body(request)
+    failures = FailureCollector()
+    if raw is None:
+        failures.add("body", "Required", None)
+        failures.raise_if_any()
+    new_order = translate.parse_new_order(raw, failures)
+    if new_order is None:
+        failures.raise_if_any()
+    ctx = context(request)
+
+    def place(session: Session) -> orders.PlacedOrder:
+        catalog = ctx.catalog.get(session)
+        return orders.place_order(
+            session, owner, new_order, catalog, failures, translate.render_order, translate.RENDITION_FORMAT
+        )
+
+    placed = await ctx.committer.run(place)
+    return envelope(request, placed.outcome, "order", placed.body)
+
+
+@router.get("/orders/{order_id}")
+async def get_order(request: Request, order_id: str) -> Response:
+    owner = authenticate(request)
+    number = order_id_from_path(order_id)
+    with context(request).database.read() as session:
+        body = orders.get_order(session, owner, number, translate.render_order, translate.RENDITION_FORMAT)
+    return envelope(request, "Ok", "order", body)
+
+
+@router.get("/orders")
+async def list_orders(request: Request) -> Response:
+    owner = authenticate(request)
+    failures = FailureCollector()
+    query = translate.parse_list_query(request.query_params.multi_items(), failures)
+    failures.raise_if_any()
+    with context(request).database.read() as session:
+        bodies, has_more = orders.list_orders(session, owner, query, translate.render_order, translate.RENDITION_FORMAT)
+    next_url = b"null"
+    if has_more:
+        base = context(request).settings.public_base_url or str(request.base_url)
+        url = f"{base.rstrip('/')}/v4.0/orders?{translate.list_query_string(query, query.skip + query.top)}"
+        next_url = orjson.dumps(url)
+    content = b'{"outcome":"Ok","orders":[%s],"hasMore":%s,"nextUrl":%s,"traceParent":"%s"}' % (
+        b",".join(bodies),
+        b"true" if has_more else b"false",
+        next_url,
+        trace_parent(request),
+    )
+    return Response(content, media_type=JSON)
+
+
+__all__ = ["router", "NotAuthenticated", "InvalidContentType", "EntityNotFound"]

@@ -1,0 +1,402 @@
+"""Prodigi v4 wire format <-> core objects.
+
+Reading is liberal (INVENTORY §4): property names in any case, enum values in any case,
+`sizing` defaulting to fillPrintArea. Writing follows the documents' JSON examples exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER
+from printwork.core.errors import FailureCollector
+from printwork.core.orders.domain import (
+    DEFAULT_SIZING,
+    SIZINGS_BY_LOWER,
+    STAGE_AWAITING_PAYMENT,
+    STAGE_CANCELLED,
+    STAGE_COMPLETE,
+    STAGE_IN_PROGRESS,
+    STAGE_ON_HOLD,
+    Address,
+    Cost,
+    NewAsset,
+    NewItem,
+    NewOrder,
+    OrderListQuery,
+    OrderView,
+    Recipient,
+    asset_public_id,
+    item_public_id,
+    order_public_id,
+    parse_order_id,
+)
+from printwork.core.orders.rules import canonical_amount
+
+RENDITION_FORMAT = "prodigi_v4"
+
+# The list filter's `status` values and the stage each selects (INVENTORY A-10).
+LIST_STATUS_STAGES = {
+    "draft": STAGE_ON_HOLD,
+    "awaitingPayment": STAGE_AWAITING_PAYMENT,
+    "inProgress": STAGE_IN_PROGRESS,
+    "complete": STAGE_COMPLETE,
+    "cancelled": STAGE_CANCELLED,
+}
+_LIST_STATUS_BY_LOWER = {k.lower(): v for k, v in LIST_STATUS_STAGES.items()}
+
+_MISSING = object()
+
+
+class _Object:
+    """A JSON object read with case-insensitive property names."""
+
+    __slots__ = ("_values", "path")
+
+    def __init__(self, raw: dict, path: str) -> None:
+        self._values = {k.lower(): v for k, v in raw.items()}
+        self.path = path
+
+    def get(self, name: str) -> Any:
+        return self._values.get(name.lower(), _MISSING)
+
+    def child_path(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+
+def _string(obj: _Object, name: str, failures: FailureCollector, *, required: bool) -> str | None:
+    value = obj.get(name)
+    if value is _MISSING or value is None:
+        if required:
+            failures.add(obj.child_path(name), "Required", None)
+        return None
+    if not isinstance(value, str):
+        failures.add(obj.child_path(name), "MustBeAString", value)
+        return None
+    if required and not value.strip():
+        failures.add(obj.child_path(name), "Required", value)
+        return None
+    return value
+
+
+def _object(obj: _Object, name: str, failures: FailureCollector, *, required: bool) -> _Object | None:
+    value = obj.get(name)
+    if value is _MISSING or value is None:
+        if required:
+            failures.add(obj.child_path(name), "Required", None)
+        return None
+    if not isinstance(value, dict):
+        failures.add(obj.child_path(name), "MustBeAnObject", value)
+        return None
+    return _Object(value, obj.child_path(name))
+
+
+def _list(obj: _Object, name: str, failures: FailureCollector, *, non_empty: bool) -> list | None:
+    value = obj.get(name)
+    if value is _MISSING or value is None:
+        failures.add(obj.child_path(name), "Required", None)
+        return None
+    if not isinstance(value, list):
+        failures.add(obj.child_path(name), "MustBeAnArray", value)
+        return None
+    if non_empty and not value:
+        failures.add(obj.child_path(name), "MustNotBeEmptyArray", value)
+        return None
+    return value
+
+
+def parse_recipient(obj: _Object | None, failures: FailureCollector) -> Recipient | None:
+    if obj is None:
+        return None
+    name = _string(obj, "name", failures, required=True)
+    email = _string(obj, "email", failures, required=False)
+    phone = _string(obj, "phoneNumber", failures, required=False)
+    address_obj = _object(obj, "address", failures, required=True)
+    if address_obj is None:
+        return None
+    line1 = _string(address_obj, "line1", failures, required=True)
+    line2 = _string(address_obj, "line2", failures, required=False)
+    postal = _string(address_obj, "postalOrZipCode", failures, required=True)
+    country = _string(address_obj, "countryCode", failures, required=True)
+    town = _string(address_obj, "townOrCity", failures, required=True)
+    state = _string(address_obj, "stateOrCounty", failures, required=False)
+    if None in (name, line1, postal, country, town):
+        return None
+    return Recipient(name, email, phone, Address(line1, line2, postal, country.upper(), town, state))
+
+
+def _parse_item(raw: Any, index: int, failures: FailureCollector) -> NewItem | None:
+    path = f"items[{index}]"
+    if not isinstance(raw, dict):
+        failures.add(path, "MustBeAnObject", raw)
+        return None
+    obj = _Object(raw, path)
+    reference = _string(obj, "merchantReference", failures, required=False)
+    sku = _string(obj, "sku", failures, required=True)
+    copies = obj.get("copies")
+    if copies is _MISSING or copies is None:
+        failures.add(f"{path}.copies", "Required", None)
+        copies = None
+    elif isinstance(copies, bool) or not isinstance(copies, int):
+        failures.add(f"{path}.copies", "MustBeAnInteger", copies)
+        copies = None
+    sizing_raw = _string(obj, "sizing", failures, required=False)
+    sizing = DEFAULT_SIZING if sizing_raw is None else SIZINGS_BY_LOWER.get(sizing_raw.lower(), sizing_raw)
+    attributes: dict[str, str] = {}
+    raw_attributes = obj.get("attributes")
+    if raw_attributes not in (_MISSING, None):
+        if not isinstance(raw_attributes, dict):
+            failures.add(f"{path}.attributes", "MustBeAnObject", raw_attributes)
+        else:
+            for key, value in raw_attributes.items():
+                if not isinstance(value, str):
+                    failures.add(f"{path}.attributes.{key}", "MustBeAString", value)
+                else:
+                    attributes[key] = value
+    recipient_cost = None
+    cost_obj = _object(obj, "recipientCost", failures, required=False)
+    if cost_obj is not None:
+        amount = canonical_amount(cost_obj.get("amount"))
+        currency = _string(cost_obj, "currency", failures, required=True)
+        if amount is None:
+            provided = cost_obj.get("amount")
+            failures.add(f"{path}.recipientCost.amount", "InvalidAmount", None if provided is _MISSING else provided)
+        elif currency is not None:
+            recipient_cost = Cost(amount, currency.upper())
+    assets: list[NewAsset] = []
+    raw_assets = _list(obj, "assets", failures, non_empty=False)
+    for j, raw_asset in enumerate(raw_assets or ()):
+        asset_path = f"{path}.assets[{j}]"
+        if not isinstance(raw_asset, dict):
+            failures.add(asset_path, "MustBeAnObject", raw_asset)
+            continue
+        asset_obj = _Object(raw_asset, asset_path)
+        area = _string(asset_obj, "printArea", failures, required=True)
+        url = _string(asset_obj, "url", failures, required=True)
+        md5 = _string(asset_obj, "md5Hash", failures, required=False)
+        if url is not None and not (url.lower().startswith("http://") or url.lower().startswith("https://")):
+            failures.add(f"{asset_path}.url", "MustBeAnHttpUrl", url)
+            continue
+        if md5 is not None and (len(md5) != 32 or any(c not in "0123456789abcdefABCDEF" for c in md5)):
+            failures.add(f"{asset_path}.md5Hash", "MustBeAnMd5Hash", md5)
+            continue
+        if area is not None and url is not None:
+            assets.append(NewAsset(area, url, md5.lower() if md5 else None))
+    if sku is None or copies is None or raw_assets is None:
+        return None
+    return NewItem(reference, sku, copies, sizing, attributes, recipient_cost, assets)
+
+
+def parse_new_order(raw: Any, failures: FailureCollector) -> NewOrder | None:
+    """The create-order body as a NewOrder; every shape problem goes into `failures`."""
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None
+    obj = _Object(raw, "")
+    reference = _string(obj, "merchantReference", failures, required=False)
+    method_raw = _string(obj, "shippingMethod", failures, required=True)
+    method = SHIPPING_METHODS_BY_LOWER.get(method_raw.lower(), method_raw) if method_raw else None
+    callback_url = _string(obj, "callbackUrl", failures, required=False)
+    if callback_url is not None and not callback_url.lower().startswith(("http://", "https://")):
+        failures.add("callbackUrl", "MustBeAnHttpUrl", callback_url)
+    idempotency_key = _string(obj, "idempotencyKey", failures, required=False)
+    if idempotency_key is not None and len(idempotency_key) > 500:
+        failures.add("idempotencyKey", "MaxLengthExceeded", len(idempotency_key))
+    recipient = parse_recipient(_object(obj, "recipient", failures, required=True), failures)
+    raw_items = _list(obj, "items", failures, non_empty=True)
+    items = [_parse_item(raw_item, i, failures) for i, raw_item in enumerate(raw_items or ())]
+    packing_slip_url = None
+    slip = _object(obj, "packingSlip", failures, required=False)
+    if slip is not None:
+        packing_slip_url = _string(slip, "url", failures, required=False)
+    metadata_json = None
+    metadata = obj.get("metadata")
+    if metadata not in (_MISSING, None):
+        if not isinstance(metadata, dict):
+            failures.add("metadata", "MustBeAnObject", metadata)
+        else:
+            try:
+                metadata_json = orjson.dumps(metadata).decode()
+            except (orjson.JSONEncodeError, TypeError):
+                failures.add("metadata", "InvalidValue", None)
+    if recipient is None or method is None or raw_items is None or any(i is None for i in items):
+        return None
+    return NewOrder(
+        merchant_reference=reference,
+        shipping_method=method,
+        callback_url=callback_url,
+        idempotency_key=idempotency_key,
+        recipient=recipient,
+        items=items,  # type: ignore[arg-type]
+        packing_slip_url=packing_slip_url,
+        metadata_json=metadata_json,
+    )
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def _cost(cost: Cost | None) -> dict | None:
+    return None if cost is None else {"amount": cost.amount, "currency": cost.currency}
+
+
+def order_document(view: OrderView) -> dict:
+    """The v4 Order object, keys in the order of the documents' examples."""
+    stage_visible = view.stage not in (STAGE_ON_HOLD,)
+    return {
+        "id": order_public_id(view.id),
+        "created": _timestamp(view.created),
+        "lastUpdated": _timestamp(view.last_updated),
+        "callbackUrl": view.callback_url,
+        "merchantReference": view.merchant_reference,
+        "shippingMethod": view.shipping_method,
+        "idempotencyKey": view.idempotency_key,
+        # A paused order shows no status until its window ends (INVENTORY A-13).
+        "status": {
+            "stage": STAGE_IN_PROGRESS if view.stage == STAGE_AWAITING_PAYMENT else view.stage,
+            "issues": [
+                {"objectId": i.object_id, "errorCode": i.error_code, "description": i.description} for i in view.issues
+            ],
+            "details": {
+                "downloadAssets": view.details.download_assets,
+                "printReadyAssetsPrepared": view.details.print_ready_assets_prepared,
+                "allocateProductionLocation": view.details.allocate_production_location,
+                "inProduction": view.details.in_production,
+                "shipping": view.details.shipping,
+            },
+        }
+        if stage_visible
+        else None,
+        "charges": [],
+        "shipments": [],
+        "recipient": {
+            "name": view.recipient.name,
+            "email": view.recipient.email,
+            "phoneNumber": view.recipient.phone_number,
+            "address": {
+                "line1": view.recipient.address.line1,
+                "line2": view.recipient.address.line2,
+                "postalOrZipCode": view.recipient.address.postal_or_zip_code,
+                "countryCode": view.recipient.address.country_code,
+                "townOrCity": view.recipient.address.town_or_city,
+                "stateOrCounty": view.recipient.address.state_or_county,
+            },
+        },
+        "items": [
+            {
+                "id": item_public_id(item.id),
+                "status": item.status,
+                "merchantReference": item.merchant_reference,
+                "sku": item.sku,
+                "copies": item.copies,
+                "sizing": item.sizing,
+                "attributes": orjson.Fragment(item.attributes_json),
+                "assets": [
+                    {
+                        "id": asset_public_id(a.id),
+                        "printArea": a.print_area,
+                        "md5Hash": a.md5_hash,
+                        "url": a.url,
+                        "status": a.status,
+                        **({"thumbnailUrl": a.thumbnail_url} if a.thumbnail_url else {}),
+                    }
+                    for a in item.assets
+                ],
+                "recipientCost": _cost(item.recipient_cost),
+            }
+            for item in view.items
+        ],
+        "packingSlip": (
+            None if view.packing_slip_url is None else {"url": view.packing_slip_url, "status": view.packing_slip_status}
+        ),
+        "metadata": None if view.metadata_json is None else orjson.Fragment(view.metadata_json),
+    }
+
+
+def render_order(view: OrderView) -> bytes:
+    return orjson.dumps(order_document(view))
+
+
+def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) -> OrderListQuery:
+    """Query keys in any case; arrays as repeated keys or `key[]`; order ids also comma-separated.
+
+    Merchant references are never split on commas: a reference may contain one.
+    """
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in params:
+        key = key.lower().removesuffix("[]")
+        single[key] = value
+        values = [v.strip() for v in value.split(",")] if key == "orderids" else [value]
+        multi.setdefault(key, []).extend(v for v in values if v)
+
+    def integer(name: str, wire: str, default: int, low: int, high: int | None) -> int:
+        raw = single.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            failures.add(wire, "MustBeAnInteger", raw)
+            return default
+        if value < low or (high is not None and value > high):
+            failures.add(wire, f"MustBeBetween{low}And{high}" if high else f"MustBeAtLeast{low}", value)
+            return default
+        return value
+
+    def timestamp(name: str, wire: str) -> datetime | None:
+        raw = single.get(name)
+        if raw is None or not raw.strip():
+            return None
+        try:
+            parsed = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+        except ValueError:
+            failures.add(wire, "MustBeADateTime", raw)
+            return None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
+
+    top = integer("top", "top", 10, 1, 100)
+    skip = integer("skip", "skip", 0, 0, None)
+    created_from = timestamp("createdfrom", "createdFrom")
+    created_to = timestamp("createdto", "createdTo")
+    stage = None
+    if single.get("status"):
+        stage = _LIST_STATUS_BY_LOWER.get(single["status"].lower())
+        if stage is None:
+            failures.add("status", "InvalidValue", single["status"])
+    order_ids = None
+    if "orderids" in multi:
+        parsed_ids = []
+        for raw in multi["orderids"]:
+            number = parse_order_id(raw)
+            if number is None:
+                failures.add("orderIds", "InvalidOrderId", raw)
+            else:
+                parsed_ids.append(number)
+        order_ids = tuple(parsed_ids)
+    references = tuple(multi["merchantreferences"]) if "merchantreferences" in multi else None
+    return OrderListQuery(top, skip, created_from, created_to, stage, order_ids, references)
+
+
+def list_query_string(query: OrderListQuery, skip: int) -> str:
+    """The query string of the page starting at `skip`, keeping every filter."""
+    params: list[tuple[str, str]] = [("top", str(query.top)), ("skip", str(skip))]
+    if query.created_from:
+        params.append(("createdFrom", _timestamp(query.created_from)))
+    if query.created_to:
+        params.append(("createdTo", _timestamp(query.created_to)))
+    if query.stage:
+        params.append(("status", next(k for k, v in LIST_STATUS_STAGES.items() if v == query.stage)))
+    for order_id in query.order_ids or ():
+        params.append(("orderIds", order_public_id(order_id)))
+    for reference in query.merchant_references or ():
+        params.append(("merchantReferences", reference))
+    return urlencode(params)
+

@@ -1,0 +1,195 @@
+"""The `printwork` command: serve, db, merchants, catalog."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from printwork.config import get_settings
+from printwork.core.catalog.document import CatalogDocumentError, parse_catalog_document
+from printwork.core.catalog.service import export_catalog, import_catalog
+from printwork.core.errors import CoreError
+from printwork.core.merchants import service as merchants_service
+from printwork.db import Database
+from printwork.migrations import runner
+
+app = typer.Typer(help="Printwork: print-on-demand fulfilment speaking the Prodigi Print API v4.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+merchants_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The catalogue: products, labs, shipping rates, exchange rates.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(merchants_app, name="merchants")
+app.add_typer(catalog_app, name="catalog")
+
+err = Console(stderr=True)
+
+
+def _database() -> Database:
+    return Database(get_settings().resolved_database_url)
+
+
+def _require_schema() -> None:
+    settings = get_settings()
+    if not runner.is_up_to_date(settings.resolved_database_url):
+        err.print("[red]The database schema is not up to date: run `printwork db upgrade` first.[/red]")
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Migrate, seed the demo data on first start, and serve the API in the foreground."""
+    import uvicorn
+
+    from printwork.api.app import create_app
+    from printwork.bootstrap import prepare
+
+    settings = get_settings()
+    database = Database(settings.resolved_database_url)
+    prepared = prepare(settings, database)
+    host = host or settings.host
+    port = port or settings.port
+    err.print(f"[bold]Printwork[/bold] serving on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
+    if prepared.catalog_loaded:
+        err.print("Loaded the demo catalogue.")
+    if prepared.demo_key:
+        err.print("Demo merchant sandbox API key (send it as the X-API-Key header):")
+        print(prepared.demo_key, flush=True)
+    uvicorn.run(
+        create_app(settings, database),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the Alembic migrations."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runner.upgrade(settings.resolved_database_url, revision)
+    err.print(f"Database at revision {revision}.")
+
+
+@merchants_app.command("create")
+def merchants_create(
+    name: Annotated[str, typer.Argument(help="The merchant's name; an existing merchant gets another key.")],
+    environment: Annotated[str, typer.Option("--environment", "-e", help="sandbox or live.")] = "sandbox",
+    currency: Annotated[str | None, typer.Option(help="Billing currency (ISO 4217).")] = None,
+) -> None:
+    """Create a merchant (or add a key to one) and print the new API key, once, as the last line."""
+    _require_schema()
+    try:
+        with _database().transaction() as session:
+            issued = merchants_service.create_merchant_key(session, name, environment, currency)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print(f"New {issued.environment} key for merchant {issued.merchant_name!r} (id {issued.merchant_id}).")
+    err.print("It is shown only now; Printwork keeps only its hash.")
+    print(issued.key)
+
+
+@merchants_app.command("list")
+def merchants_list() -> None:
+    """List merchants and their keys (prefixes only)."""
+    _require_schema()
+    with _database().read() as session:
+        rows = merchants_service.list_merchants(session)
+    table = Table("id", "name", "currency", "keys")
+    for m in rows:
+        keys = "\n".join(
+            f"{k.prefix}… {k.environment} {'revoked ' + k.revoked_at.isoformat(timespec='seconds') if k.revoked_at else 'active'}"
+            for k in m.keys
+        )
+        table.add_row(str(m.id), m.name, m.billing_currency, keys or "-")
+    Console().print(table)
+
+
+@merchants_app.command("revoke-key")
+def merchants_revoke_key(key: Annotated[str, typer.Argument(help="The whole key, or the prefix `list` shows.")]) -> None:
+    """Revoke an API key; requests with it get 401 from then on."""
+    _require_schema()
+    try:
+        with _database().transaction() as session:
+            merchants_service.revoke_key(session, key)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print("Key revoked.")
+
+
+def _read_document(path: Path) -> object:
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+@catalog_app.command("import")
+def catalog_import(file: Annotated[Path, typer.Argument(help="A catalogue document, .json or .yaml.")]) -> None:
+    """Replace the catalogue with FILE; nothing changes unless the whole file is valid."""
+    _require_schema()
+    try:
+        raw = _read_document(file)
+    except FileNotFoundError:
+        err.print(f"[red]No such file: {file}[/red]")
+        raise typer.Exit(1) from None
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        err.print(f"[red]{file} is not valid JSON/YAML: {exc}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        document = parse_catalog_document(raw)
+    except CatalogDocumentError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    total = len(document.products) + len(document.labs) + 1
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), console=err) as bar:
+        task = bar.add_task("importing", total=total)
+
+        def step(label: str) -> None:
+            bar.update(task, advance=1, description=label)
+
+        with _database().transaction() as session:
+            revision = import_catalog(session, document, step)
+    err.print(
+        f"Imported {len(document.products)} products and {len(document.labs)} labs (catalogue revision {revision})."
+    )
+
+
+@catalog_app.command("export")
+def catalog_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; stdout if absent.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Write the catalogue as a document that `catalog import` accepts."""
+    _require_schema()
+    with _database().read() as session:
+        document = export_catalog(session)
+    if fmt not in ("yaml", "json"):
+        err.print("[red]--format must be yaml or json[/red]")
+        raise typer.Exit(2)
+    text = json.dumps(document, indent=2) + "\n" if fmt == "json" else yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Wrote {output}.")
+
+
+if __name__ == "__main__":
+    app()

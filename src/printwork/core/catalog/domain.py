@@ -1,0 +1,154 @@
+"""The catalogue as plain, immutable data: what can be made, by whom, shipped where, at what cost.
+
+Loaded from the database once per catalogue revision and shared by every request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+SHIPPING_METHODS = ("Budget", "Standard", "Express", "Overnight")
+SHIPPING_METHODS_BY_LOWER = {m.lower(): m for m in SHIPPING_METHODS}
+
+
+@dataclass(frozen=True)
+class PrintAreaSize:
+    horizontal: int
+    vertical: int
+
+
+@dataclass(frozen=True)
+class Variant:
+    attributes: dict[str, str]
+    ships_to: frozenset[str]
+    print_area_sizes: dict[str, PrintAreaSize]
+
+    def matches(self, chosen: dict[str, str]) -> bool:
+        """`chosen` holds canonical attribute names and values."""
+        return all(chosen.get(name) == value for name, value in self.attributes.items())
+
+
+@dataclass(frozen=True)
+class SpineSpec:
+    min_pages: int
+    max_pages: int
+    # Spine width = cover allowance + pages x paper thickness, per destination paper stock.
+    cover_allowance_mm: Decimal
+    page_thickness_mm: Decimal
+    page_thickness_mm_by_country: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    description: str
+    category: str
+    width: Decimal
+    height: Decimal
+    units: str
+    attributes: dict[str, tuple[str, ...]]
+    print_areas: dict[str, bool]  # name -> required
+    variants: tuple[Variant, ...]
+    available: bool = True
+    spine: SpineSpec | None = None
+
+    def canonical_attribute_name(self, name: str) -> str | None:
+        lowered = name.lower()
+        for candidate in self.attributes:
+            if candidate.lower() == lowered:
+                return candidate
+        return None
+
+    def canonical_attribute_value(self, name: str, value: str) -> str | None:
+        lowered = value.lower()
+        for candidate in self.attributes.get(name, ()):
+            if candidate.lower() == lowered:
+                return candidate
+        return None
+
+    def canonical_print_area(self, name: str) -> str | None:
+        lowered = name.lower()
+        for candidate in self.print_areas:
+            if candidate.lower() == lowered:
+                return candidate
+        return None
+
+    def variant_for(self, chosen: dict[str, str]) -> Variant | None:
+        for variant in self.variants:
+            if variant.matches(chosen):
+                return variant
+        return None
+
+
+@dataclass(frozen=True)
+class ShippingRate:
+    lab_code: str
+    destination: str
+    method: str
+    cost: Decimal
+    carrier: str
+    service: str
+    tracked: bool
+    min_days: int
+    max_days: int
+
+
+@dataclass(frozen=True)
+class Lab:
+    code: str
+    name: str
+    country_code: str
+    currency: str
+    unit_costs: dict[str, Decimal]  # sku -> cost in the lab's currency
+    rates: tuple[ShippingRate, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    revision: int
+    base_currency: str
+    products: dict[str, Product]
+    labs: dict[str, Lab]
+    zones: dict[str, frozenset[str]]
+    exchange_rates: dict[str, Decimal]  # currency -> units per one base unit
+
+    def product(self, sku: str) -> Product | None:
+        return self.products.get(sku.upper())
+
+    def rate_for(self, lab: Lab, country_code: str, method: str) -> ShippingRate | None:
+        """The lab's rate to a country: an exact country rate beats a zone rate, which beats `*`."""
+        best: ShippingRate | None = None
+        best_rank = 99
+        for rate in lab.rates:
+            if rate.method != method:
+                continue
+            if rate.destination == country_code:
+                rank = 0
+            elif rate.destination == "*":
+                rank = 2
+            elif country_code in self.zones.get(rate.destination, ()):
+                rank = 1
+            else:
+                continue
+            if rank < best_rank:
+                best, best_rank = rate, rank
+        return best
+
+    def labs_making(self, sku: str) -> list[Lab]:
+        return [lab for lab in self.labs.values() if sku in lab.unit_costs]
+
+    def can_ship(self, sku: str, country_code: str, method: str) -> bool:
+        return any(self.rate_for(lab, country_code, method) for lab in self.labs_making(sku))
+
+    def reachable_countries(self, sku: str, all_countries: frozenset[str]) -> frozenset[str]:
+        reachable: set[str] = set()
+        for lab in self.labs_making(sku):
+            for rate in lab.rates:
+                if rate.destination == "*":
+                    return all_countries
+                if rate.destination in self.zones:
+                    reachable |= self.zones[rate.destination]
+                else:
+                    reachable.add(rate.destination)
+        return frozenset(reachable & all_countries)

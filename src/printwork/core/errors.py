@@ -1,0 +1,45 @@
+"""Typed errors the core raises; every API surface renders them in its own shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class CoreError(Exception):
+    code = "CoreError"
+
+
+@dataclass
+class Failure:
+    code: str
+    provided_value: Any = None
+
+
+class ValidationFailed(CoreError):
+    """Field path (`recipient.address.countryCode`, `items[0].sku`) -> what is wrong with it."""
+
+    code = "ValidationFailed"
+
+    def __init__(self, failures: dict[str, list[Failure]]) -> None:
+        self.failures = failures
+        super().__init__(", ".join(f"{path}: {'/'.join(f.code for f in fs)}" for path, fs in failures.items()))
+
+
+class EntityNotFound(CoreError):
+    code = "EntityNotFound"
+
+
+@dataclass
+class FailureCollector:
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+
+    def add(self, path: str, code: str, provided: Any = None) -> None:
+        self.failures.setdefault(path, []).append(Failure(code, provided))
+
+    def raise_if_any(self) -> None:
+        if self.failures:
+            raise ValidationFailed(self.failures)
+
+    def __bool__(self) -> bool:
+        return bool(self.failures)

@@ -1,0 +1,130 @@
+"""Merchants and their API keys. A key is shown once, when made; only its hash is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from printwork.core.countries import is_currency
+from printwork.core.errors import CoreError, EntityNotFound
+from printwork.core.merchants.models import ApiKey, Merchant
+
+ENVIRONMENTS = ("sandbox", "live")
+
+
+class InvalidMerchantInput(CoreError):
+    code = "InvalidMerchantInput"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose data a request may see: one merchant in one environment. Sandbox and live never mix."""
+
+    merchant_id: int
+    environment: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    merchant_id: int
+    merchant_name: str
+    environment: str
+    key: str
+    key_prefix: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_merchant_key(
+    session: Session, name: str, environment: str, billing_currency: str | None = None
+) -> IssuedKey:
+    """Create the merchant if it is new, then issue it a fresh key for `environment`."""
+    name = name.strip()
+    if not name:
+        raise InvalidMerchantInput("a merchant needs a name")
+    if environment not in ENVIRONMENTS:
+        raise InvalidMerchantInput(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+    if billing_currency is not None and not is_currency(billing_currency):
+        raise InvalidMerchantInput(f"{billing_currency!r} is not an ISO 4217 currency")
+    merchant = session.execute(select(Merchant).where(Merchant.name == name)).scalar_one_or_none()
+    if merchant is None:
+        merchant = Merchant(name=name, billing_currency=(billing_currency or "GBP").upper(), created_at=utcnow())
+        session.add(merchant)
+        session.flush()
+    elif billing_currency is not None:
+        merchant.billing_currency = billing_currency.upper()
+    key = f"pw_{environment}_{secrets.token_urlsafe(30)}"
+    prefix = key[: len(environment) + 10]
+    session.add(
+        ApiKey(
+            merchant_id=merchant.id,
+            environment=environment,
+            key_hash=hash_key(key),
+            key_prefix=prefix,
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+    return IssuedKey(merchant.id, merchant.name, environment, key, prefix)
+
+
+def owner_for_key(session: Session, key: str) -> Owner | None:
+    row = session.execute(
+        select(ApiKey.merchant_id, ApiKey.environment).where(
+            ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+        )
+    ).first()
+    return Owner(row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class KeySummary:
+    prefix: str
+    environment: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MerchantSummary:
+    id: int
+    name: str
+    billing_currency: str
+    keys: list[KeySummary]
+
+
+def list_merchants(session: Session) -> list[MerchantSummary]:
+    keys: dict[int, list[KeySummary]] = {}
+    for k in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars():
+        keys.setdefault(k.merchant_id, []).append(KeySummary(k.key_prefix, k.environment, k.created_at, k.revoked_at))
+    return [
+        MerchantSummary(mer.id, mer.name, mer.billing_currency, keys.get(mer.id, []))
+        for mer in session.execute(select(Merchant).order_by(Merchant.id)).scalars()
+    ]
+
+
+def revoke_key(session: Session, key_or_prefix: str) -> int:
+    """Revoke by the full key or by its displayed prefix; returns how many keys were revoked."""
+    condition = ApiKey.key_hash == hash_key(key_or_prefix)
+    matched = session.execute(select(ApiKey.id).where(condition, ApiKey.revoked_at.is_(None))).scalars().all()
+    if not matched:
+        matched = session.execute(
+            select(ApiKey.id).where(ApiKey.key_prefix == key_or_prefix, ApiKey.revoked_at.is_(None))
+        ).scalars().all()
+    if not matched:
+        raise EntityNotFound(f"no active key matches {key_or_prefix!r}")
+    if len(matched) > 1:
+        raise InvalidMerchantInput(f"{key_or_prefix!r} matches {len(matched)} keys; give the whole key")
+    session.execute(update(ApiKey).where(ApiKey.id.in_(matched)).values(revoked_at=utcnow()))
+    return len(matched)

@@ -1,0 +1,166 @@
+"""Orders as plain data: what a merchant asks for (NewOrder) and what an order is (OrderView)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SIZINGS = ("fillPrintArea", "fitPrintArea", "stretchToPrintArea")
+SIZINGS_BY_LOWER = {s.lower(): s for s in SIZINGS}
+DEFAULT_SIZING = "fillPrintArea"
+METADATA_MAX_CHARS = 2000
+
+# Stages the wire shows, plus the waiting stages the list filter names (draft, awaitingPayment).
+STAGE_IN_PROGRESS = "InProgress"
+STAGE_COMPLETE = "Complete"
+STAGE_CANCELLED = "Cancelled"
+STAGE_ON_HOLD = "OnHold"
+STAGE_AWAITING_PAYMENT = "AwaitingPayment"
+
+DETAIL_NOT_STARTED = "NotStarted"
+
+ISSUE_ITEM_UNAVAILABLE = "order.items.ItemUnavailable"
+
+
+@dataclass(frozen=True)
+class Cost:
+    amount: str  # a canonical decimal string
+    currency: str
+
+
+@dataclass
+class Address:
+    line1: str
+    line2: str | None
+    postal_or_zip_code: str
+    country_code: str
+    town_or_city: str
+    state_or_county: str | None
+
+
+@dataclass
+class Recipient:
+    name: str
+    email: str | None
+    phone_number: str | None
+    address: Address
+
+
+@dataclass
+class NewAsset:
+    print_area: str
+    url: str
+    md5_hash: str | None
+
+
+@dataclass
+class NewItem:
+    merchant_reference: str | None
+    sku: str
+    copies: int
+    sizing: str
+    attributes: dict[str, str]
+    recipient_cost: Cost | None
+    assets: list[NewAsset]
+
+
+@dataclass
+class NewOrder:
+    merchant_reference: str | None
+    shipping_method: str
+    callback_url: str | None
+    idempotency_key: str | None
+    recipient: Recipient
+    items: list[NewItem]
+    packing_slip_url: str | None
+    metadata_json: str | None  # compact JSON text of the merchant's metadata object
+
+
+@dataclass
+class AssetView:
+    id: int
+    print_area: str
+    url: str
+    md5_hash: str | None
+    status: str
+    thumbnail_url: str | None
+
+
+@dataclass
+class ItemView:
+    id: int
+    status: str
+    merchant_reference: str | None
+    sku: str
+    copies: int
+    sizing: str
+    attributes_json: str
+    recipient_cost: Cost | None
+    assets: list[AssetView] = field(default_factory=list)
+
+
+@dataclass
+class IssueView:
+    object_id: str
+    error_code: str
+    description: str
+
+
+@dataclass
+class StatusDetails:
+    download_assets: str
+    print_ready_assets_prepared: str
+    allocate_production_location: str
+    in_production: str
+    shipping: str
+
+
+@dataclass
+class OrderView:
+    id: int
+    created: datetime
+    last_updated: datetime
+    version: int
+    callback_url: str | None
+    merchant_reference: str | None
+    shipping_method: str
+    idempotency_key: str | None
+    stage: str
+    details: StatusDetails
+    issues: list[IssueView]
+    recipient: Recipient
+    items: list[ItemView]
+    packing_slip_url: str | None
+    packing_slip_status: str | None
+    metadata_json: str | None
+
+
+@dataclass(frozen=True)
+class OrderListQuery:
+    top: int = 10
+    skip: int = 0
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    stage: str | None = None
+    order_ids: tuple[int, ...] | None = None
+    merchant_references: tuple[str, ...] | None = None
+
+
+def order_public_id(order_id: int) -> str:
+    return f"ord_{order_id}"
+
+
+def item_public_id(item_id: int) -> str:
+    return f"ori_{item_id}"
+
+
+def asset_public_id(asset_id: int) -> str:
+    return f"ast_{asset_id}"
+
+
+def parse_order_id(value: str) -> int | None:
+    """`ord_123` -> 123; anything else -> None. Prefixes are matched case-insensitively."""
+    if len(value) > 4 and value[:4].lower() == "ord_" and value[4:].isdigit() and len(value) <= 24:
+        number = int(value[4:])
+        return number if 0 < number < 2**63 else None
+    return None

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from printwork.db import Base
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "environment", "idempotency_key"),
+        Index("ix_orders_owner_id", "merchant_id", "environment", "id"),
+        Index("ix_orders_owner_reference", "merchant_id", "environment", "merchant_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    environment: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    # Moves on every change; renditions made at an older version are stale.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    merchant_reference: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    shipping_method: Mapped[str] = mapped_column(String(10))
+    idempotency_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    download_assets: Mapped[str] = mapped_column(String(12))
+    print_ready_assets_prepared: Mapped[str] = mapped_column(String(12))
+    allocate_production_location: Mapped[str] = mapped_column(String(12))
+    in_production: Mapped[str] = mapped_column(String(12))
+    shipping: Mapped[str] = mapped_column(String(12))
+    recipient_name: Mapped[str] = mapped_column(Text)
+    recipient_email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recipient_phone: Mapped[str | None] = mapped_column(Text, nullable=True)
+    address_line1: Mapped[str] = mapped_column(Text)
+    address_line2: Mapped[str | None] = mapped_column(Text, nullable=True)
+    address_postal_code: Mapped[str] = mapped_column(Text)
+    address_country_code: Mapped[str] = mapped_column(String(2))
+    address_town: Mapped[str] = mapped_column(Text)
+    address_state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    packing_slip_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    packing_slip_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Kept as the exact JSON text so numbers, nesting and key order round-trip unchanged.
+    metadata_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    merchant_reference: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    copies: Mapped[int] = mapped_column(Integer)
+    sizing: Mapped[str] = mapped_column(String(20))
+    attributes_json: Mapped[str] = mapped_column(Text)
+    recipient_cost_amount: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recipient_cost_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+
+
+class OrderAsset(Base):
+    __tablename__ = "order_assets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    print_area: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)
+    md5_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    thumbnail_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OrderIssue(Base):
+    __tablename__ = "order_issues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    object_id: Mapped[str] = mapped_column(String(40))
+    error_code: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+
+class OrderRendition(Base):
+    """An order already rendered in one wire format, so reads need not serialise it again.
+
+    A cache, never the truth: it is used only while its version equals the order's.
+    """
+
+    __tablename__ = "order_renditions"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    format: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)

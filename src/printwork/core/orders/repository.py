@@ -1,0 +1,188 @@
+"""Every query on orders. Hot paths use SQLAlchemy Core: one statement each, no identity map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, insert, select
+from sqlalchemy.orm import Session
+
+from printwork.core.merchants.service import Owner
+from printwork.core.orders.domain import (
+    Address,
+    AssetView,
+    Cost,
+    IssueView,
+    ItemView,
+    OrderListQuery,
+    OrderView,
+    Recipient,
+    StatusDetails,
+)
+from printwork.core.orders.models import Order, OrderAsset, OrderIssue, OrderItem, OrderRendition
+
+orders_t = Order.__table__
+items_t = OrderItem.__table__
+assets_t = OrderAsset.__table__
+issues_t = OrderIssue.__table__
+renditions_t = OrderRendition.__table__
+
+
+def _owned(owner: Owner):
+    return and_(orders_t.c.merchant_id == owner.merchant_id, orders_t.c.environment == owner.environment)
+
+
+def insert_order(session: Session, values: dict) -> int:
+    return session.execute(insert(orders_t).returning(orders_t.c.id), [values]).scalar_one()
+
+
+def insert_items(session: Session, rows: list[dict]) -> list[int]:
+    """Returns the new ids in the order of `rows`."""
+    result = session.execute(insert(items_t).returning(items_t.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
+
+
+def insert_assets(session: Session, rows: list[dict]) -> list[int]:
+    if not rows:
+        return []
+    result = session.execute(insert(assets_t).returning(assets_t.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
+
+
+def insert_issues(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(issues_t), rows)
+
+
+def find_by_idempotency_key(session: Session, owner: Owner, key: str) -> int | None:
+    return session.execute(
+        select(orders_t.c.id).where(_owned(owner), orders_t.c.idempotency_key == key)
+    ).scalar()
+
+
+def store_rendition(session: Session, order_id: int, fmt: str, version: int, body: bytes) -> None:
+    session.execute(insert(renditions_t), [{"order_id": order_id, "format": fmt, "version": version, "body": body}])
+
+
+def list_order_ids(session: Session, owner: Owner, query: OrderListQuery) -> list[int]:
+    """`top + 1` ids, newest first, so the caller can tell whether there is another page."""
+    conditions = [_owned(owner)]
+    if query.created_from is not None:
+        conditions.append(orders_t.c.created_at >= query.created_from)
+    if query.created_to is not None:
+        conditions.append(orders_t.c.created_at < query.created_to)
+    if query.stage is not None:
+        conditions.append(orders_t.c.stage == query.stage)
+    if query.order_ids is not None:
+        conditions.append(orders_t.c.id.in_(query.order_ids))
+    if query.merchant_references is not None:
+        conditions.append(orders_t.c.merchant_reference.in_(query.merchant_references))
+    statement = (
+        select(orders_t.c.id)
+        .where(*conditions)
+        .order_by(orders_t.c.id.desc())
+        .limit(query.top + 1)
+        .offset(query.skip)
+    )
+    return list(session.execute(statement).scalars())
+
+
+def renditions_for(session: Session, owner: Owner, order_ids: Sequence[int], fmt: str) -> dict[int, bytes | None]:
+    """Order id -> its rendition in `fmt` if that is current, else None; ids not owned are absent."""
+    statement = (
+        select(orders_t.c.id, orders_t.c.version, renditions_t.c.version, renditions_t.c.body)
+        .select_from(
+            orders_t.outerjoin(
+                renditions_t, and_(renditions_t.c.order_id == orders_t.c.id, renditions_t.c.format == fmt)
+            )
+        )
+        .where(_owned(owner), orders_t.c.id.in_(order_ids) if len(order_ids) != 1 else orders_t.c.id == order_ids[0])
+    )
+    return {
+        order_id: (body if rendered_version == version else None)
+        for order_id, version, rendered_version, body in session.execute(statement)
+    }
+
+
+def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, OrderView]:
+    if not order_ids:
+        return {}
+    items: dict[int, list[ItemView]] = {}
+    items_by_id: dict[int, ItemView] = {}
+    for row in session.execute(
+        select(items_t).where(items_t.c.order_id.in_(order_ids)).order_by(items_t.c.order_id, items_t.c.position)
+    ).mappings():
+        cost = None
+        if row["recipient_cost_amount"] is not None:
+            cost = Cost(row["recipient_cost_amount"], row["recipient_cost_currency"])
+        view = ItemView(
+            id=row["id"],
+            status=row["status"],
+            merchant_reference=row["merchant_reference"],
+            sku=row["sku"],
+            copies=row["copies"],
+            sizing=row["sizing"],
+            attributes_json=row["attributes_json"],
+            recipient_cost=cost,
+        )
+        items.setdefault(row["order_id"], []).append(view)
+        items_by_id[row["id"]] = view
+    for row in session.execute(
+        select(assets_t).where(assets_t.c.order_id.in_(order_ids)).order_by(assets_t.c.item_id, assets_t.c.position)
+    ).mappings():
+        items_by_id[row["item_id"]].assets.append(
+            AssetView(
+                id=row["id"],
+                print_area=row["print_area"],
+                url=row["url"],
+                md5_hash=row["md5_hash"],
+                status=row["status"],
+                thumbnail_url=row["thumbnail_url"],
+            )
+        )
+    issues: dict[int, list[IssueView]] = {}
+    for row in session.execute(
+        select(issues_t).where(issues_t.c.order_id.in_(order_ids)).order_by(issues_t.c.id)
+    ).mappings():
+        issues.setdefault(row["order_id"], []).append(
+            IssueView(row["object_id"], row["error_code"], row["description"])
+        )
+    views = {}
+    for row in session.execute(select(orders_t).where(orders_t.c.id.in_(order_ids))).mappings():
+        views[row["id"]] = OrderView(
+            id=row["id"],
+            created=row["created_at"],
+            last_updated=row["updated_at"],
+            version=row["version"],
+            callback_url=row["callback_url"],
+            merchant_reference=row["merchant_reference"],
+            shipping_method=row["shipping_method"],
+            idempotency_key=row["idempotency_key"],
+            stage=row["stage"],
+            details=StatusDetails(
+                download_assets=row["download_assets"],
+                print_ready_assets_prepared=row["print_ready_assets_prepared"],
+                allocate_production_location=row["allocate_production_location"],
+                in_production=row["in_production"],
+                shipping=row["shipping"],
+            ),
+            issues=issues.get(row["id"], []),
+            recipient=Recipient(
+                name=row["recipient_name"],
+                email=row["recipient_email"],
+                phone_number=row["recipient_phone"],
+                address=Address(
+                    line1=row["address_line1"],
+                    line2=row["address_line2"],
+                    postal_or_zip_code=row["address_postal_code"],
+                    country_code=row["address_country_code"],
+                    town_or_city=row["address_town"],
+                    state_or_county=row["address_state"],
+                ),
+            ),
+            items=items.get(row["id"], []),
+            packing_slip_url=row["packing_slip_url"],
+            packing_slip_status=row["packing_slip_status"],
+            metadata_json=row["metadata_json"],
+        )
+    return views

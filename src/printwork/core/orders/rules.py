@@ -1,0 +1,99 @@
+"""The rules a new order must meet against the catalogue: pure, no database, no HTTP.
+
+Failure paths use the order's own field names (`items[0].attributes.wrap`); each surface maps
+them to its wire names where they differ.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from printwork.core.catalog.domain import SHIPPING_METHODS, Catalog
+from printwork.core.countries import is_country, is_currency
+from printwork.core.errors import FailureCollector
+from printwork.core.orders.domain import METADATA_MAX_CHARS, SIZINGS, NewOrder
+
+
+def canonical_amount(value: object) -> str | None:
+    """A non-negative, finite decimal as a canonical string with at least two places, or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -6:
+        return None
+    if amount.as_tuple().exponent > -2:
+        amount = amount.quantize(Decimal("0.01"))
+    return format(amount, "f")
+
+
+def check_new_order(order: NewOrder, catalog: Catalog, failures: FailureCollector) -> None:
+    """Adds a failure for every rule `order` breaks; canonicalises SKUs, attributes and print areas."""
+    if order.shipping_method not in SHIPPING_METHODS:
+        failures.add("shippingMethod", "InvalidValue", order.shipping_method)
+    country = order.recipient.address.country_code
+    if not is_country(country) or len(country) != 2:
+        failures.add("recipient.address.countryCode", "InvalidCountryCode", country)
+        country = None
+    if order.metadata_json is not None and len(order.metadata_json) > METADATA_MAX_CHARS:
+        failures.add("metadata", "MaxLengthExceeded", len(order.metadata_json))
+
+    for i, item in enumerate(order.items):
+        where = f"items[{i}]"
+        if item.copies < 1:
+            failures.add(f"{where}.copies", "MustBeGreaterThanZero", item.copies)
+        if item.sizing not in SIZINGS:
+            failures.add(f"{where}.sizing", "InvalidValue", item.sizing)
+        if item.recipient_cost is not None and not is_currency(item.recipient_cost.currency):
+            failures.add(f"{where}.recipientCost.currency", "InvalidCurrencyCode", item.recipient_cost.currency)
+        product = catalog.product(item.sku)
+        if product is None:
+            failures.add(f"{where}.sku", "SkuNotFound", item.sku)
+            continue
+        item.sku = product.sku
+
+        chosen: dict[str, str] = {}
+        for name, value in item.attributes.items():
+            canonical_name = product.canonical_attribute_name(name)
+            if canonical_name is None:
+                failures.add(f"{where}.attributes.{name}", "NotValidForProduct", value)
+                continue
+            canonical_value = product.canonical_attribute_value(canonical_name, value)
+            if canonical_value is None:
+                failures.add(f"{where}.attributes.{name}", "InvalidValue", value)
+                continue
+            chosen[canonical_name] = canonical_value
+        for name in product.attributes:
+            if name not in chosen and not any(n.lower() == name.lower() for n in item.attributes):
+                failures.add(f"{where}.attributes.{name}", "Required", None)
+
+        seen_areas: set[str] = set()
+        for j, asset in enumerate(item.assets):
+            area = product.canonical_print_area(asset.print_area)
+            if area is None:
+                failures.add(f"{where}.assets[{j}].printArea", "NotValidForProduct", asset.print_area)
+                continue
+            if area in seen_areas:
+                failures.add(f"{where}.assets[{j}].printArea", "Duplicate", asset.print_area)
+            seen_areas.add(area)
+            asset.print_area = area
+        for area, required in product.print_areas.items():
+            if required and area not in seen_areas:
+                failures.add(f"{where}.assets", "RequiredPrintAreaMissing", area)
+
+        if country is None or len(chosen) != len(product.attributes):
+            continue
+        variant = product.variant_for(chosen)
+        if variant is None or country.upper() not in variant.ships_to:
+            failures.add(f"{where}.sku", "NotAvailableForDestination", product.sku)
+        elif order.shipping_method in SHIPPING_METHODS and not catalog.can_ship(
+            product.sku, country.upper(), order.shipping_method
+        ):
+            failures.add("shippingMethod", "NotAvailableForDestination", order.shipping_method)
+
+
+def unavailable_item_positions(order: NewOrder, catalog: Catalog) -> list[int]:
+    """Items whose SKU is in the catalogue but marked unavailable: created, with an issue."""
+    return [i for i, item in enumerate(order.items) if (p := catalog.product(item.sku)) is not None and not p.available]

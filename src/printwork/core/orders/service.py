@@ -1,0 +1,227 @@
+"""Placing and reading orders. Services flush; the boundary that called them commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from printwork.core.catalog.domain import Catalog
+from printwork.core.errors import EntityNotFound, FailureCollector
+from printwork.core.merchants.service import Owner, utcnow
+from printwork.core.orders import repository
+from printwork.core.orders.domain import (
+    DETAIL_NOT_STARTED,
+    ISSUE_ITEM_UNAVAILABLE,
+    STAGE_IN_PROGRESS,
+    AssetView,
+    IssueView,
+    ItemView,
+    NewOrder,
+    OrderListQuery,
+    OrderView,
+    StatusDetails,
+    item_public_id,
+)
+from printwork.core.orders.rules import check_new_order, unavailable_item_positions
+
+CREATED = "Created"
+CREATED_WITH_ISSUES = "CreatedWithIssues"
+ALREADY_EXISTS = "AlreadyExists"
+
+ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"
+ASSET_IN_PROGRESS = "InProgress"
+
+Renderer = Callable[[OrderView], bytes]
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    outcome: str
+    order_id: int
+    body: bytes  # the order rendered by the caller's renderer
+
+
+def place_order(
+    session: Session,
+    owner: Owner,
+    order: NewOrder,
+    catalog: Catalog,
+    failures: FailureCollector,
+    render: Renderer,
+    rendition_format: str,
+) -> PlacedOrder:
+    """Validate and store a new order, or return the one already stored under its idempotency key.
+
+    `failures` may already hold the surface's own shape failures; all are raised together.
+    """
+    check_new_order(order, catalog, failures)
+    failures.raise_if_any()
+    if order.idempotency_key is not None:
+        existing = repository.find_by_idempotency_key(session, owner, order.idempotency_key)
+        if existing is not None:
+            return PlacedOrder(ALREADY_EXISTS, existing, rendered_orders(session, owner, [existing], render, rendition_format)[existing])
+    try:
+        with session.begin_nested():
+            view = _insert(session, owner, order, catalog)
+    except IntegrityError:
+        # Another process stored the same idempotency key between our look-up and insert.
+        if order.idempotency_key is None:
+            raise
+        existing = repository.find_by_idempotency_key(session, owner, order.idempotency_key)
+        if existing is None:
+            raise
+        return PlacedOrder(ALREADY_EXISTS, existing, rendered_orders(session, owner, [existing], render, rendition_format)[existing])
+    body = render(view)
+    repository.store_rendition(session, view.id, rendition_format, view.version, body)
+    return PlacedOrder(CREATED_WITH_ISSUES if view.issues else CREATED, view.id, body)
+
+
+def _insert(session: Session, owner: Owner, order: NewOrder, catalog: Catalog) -> OrderView:
+    now = utcnow()
+    recipient, address = order.recipient, order.recipient.address
+    details = StatusDetails(*(DETAIL_NOT_STARTED,) * 5)
+    order_id = repository.insert_order(
+        session,
+        {
+            "merchant_id": owner.merchant_id,
+            "environment": owner.environment,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "merchant_reference": order.merchant_reference,
+            "shipping_method": order.shipping_method,
+            "idempotency_key": order.idempotency_key,
+            "callback_url": order.callback_url,
+            "stage": STAGE_IN_PROGRESS,
+            "download_assets": details.download_assets,
+            "print_ready_assets_prepared": details.print_ready_assets_prepared,
+            "allocate_production_location": details.allocate_production_location,
+            "in_production": details.in_production,
+            "shipping": details.shipping,
+            "recipient_name": recipient.name,
+            "recipient_email": recipient.email,
+            "recipient_phone": recipient.phone_number,
+            "address_line1": address.line1,
+            "address_line2": address.line2,
+            "address_postal_code": address.postal_or_zip_code,
+            "address_country_code": address.country_code.upper(),
+            "address_town": address.town_or_city,
+            "address_state": address.state_or_county,
+            "packing_slip_url": order.packing_slip_url,
+            "packing_slip_status": "NotYetDownloaded" if order.packing_slip_url else None,
+            "metadata_json": order.metadata_json,
+        },
+    )
+    item_rows = [
+        {
+            "order_id": order_id,
+            "position": position,
+            "merchant_reference": item.merchant_reference,
+            "sku": item.sku,
+            "copies": item.copies,
+            "sizing": item.sizing,
+            "attributes_json": orjson.dumps(item.attributes).decode(),
+            "recipient_cost_amount": item.recipient_cost.amount if item.recipient_cost else None,
+            "recipient_cost_currency": item.recipient_cost.currency.upper() if item.recipient_cost else None,
+            "status": ITEM_NOT_YET_DOWNLOADED,
+        }
+        for position, item in enumerate(order.items)
+    ]
+    item_ids = repository.insert_items(session, item_rows)
+    asset_rows = [
+        {
+            "item_id": item_id,
+            "order_id": order_id,
+            "position": position,
+            "print_area": asset.print_area,
+            "url": asset.url,
+            "md5_hash": asset.md5_hash,
+            "status": ASSET_IN_PROGRESS,
+            "thumbnail_url": None,
+        }
+        for item_id, item in zip(item_ids, order.items)
+        for position, asset in enumerate(item.assets)
+    ]
+    asset_ids = iter(repository.insert_assets(session, asset_rows))
+    issues = [
+        IssueView(
+            object_id=item_public_id(item_ids[i]),
+            error_code=ISSUE_ITEM_UNAVAILABLE,
+            description=f"SKU '{order.items[i].sku}' on item '{item_public_id(item_ids[i])}' is currently unavailable.",
+        )
+        for i in unavailable_item_positions(order, catalog)
+    ]
+    repository.insert_issues(
+        session,
+        [
+            {"order_id": order_id, "object_id": i.object_id, "error_code": i.error_code, "description": i.description, "created_at": now}
+            for i in issues
+        ],
+    )
+    items = []
+    for item_id, row, item in zip(item_ids, item_rows, order.items):
+        items.append(
+            ItemView(
+                id=item_id,
+                status=row["status"],
+                merchant_reference=item.merchant_reference,
+                sku=item.sku,
+                copies=item.copies,
+                sizing=item.sizing,
+                attributes_json=row["attributes_json"],
+                recipient_cost=item.recipient_cost,
+                assets=[
+                    AssetView(next(asset_ids), a.print_area, a.url, a.md5_hash, ASSET_IN_PROGRESS, None) for a in item.assets
+                ],
+            )
+        )
+    return OrderView(
+        id=order_id,
+        created=now,
+        last_updated=now,
+        version=1,
+        callback_url=order.callback_url,
+        merchant_reference=order.merchant_reference,
+        shipping_method=order.shipping_method,
+        idempotency_key=order.idempotency_key,
+        stage=STAGE_IN_PROGRESS,
+        details=details,
+        issues=issues,
+        recipient=order.recipient,
+        items=items,
+        packing_slip_url=order.packing_slip_url,
+        packing_slip_status="NotYetDownloaded" if order.packing_slip_url else None,
+        metadata_json=order.metadata_json,
+    )
+
+
+def rendered_orders(session: Session, owner: Owner, order_ids: list[int], render: Renderer, fmt: str) -> dict[int, bytes]:
+    """The owner's orders among `order_ids`, rendered; stale or missing renditions are rendered afresh."""
+    cached = repository.renditions_for(session, owner, order_ids, fmt)
+    stale = [order_id for order_id, body in cached.items() if body is None]
+    if stale:
+        for order_id, view in repository.load_order_views(session, stale).items():
+            cached[order_id] = render(view)
+    return cached  # type: ignore[return-value]
+
+
+def get_order(session: Session, owner: Owner, order_id: int, render: Renderer, fmt: str) -> bytes:
+    body = rendered_orders(session, owner, [order_id], render, fmt).get(order_id)
+    if body is None:
+        raise EntityNotFound(f"order {order_id} not found")
+    return body
+
+
+def list_orders(
+    session: Session, owner: Owner, query: OrderListQuery, render: Renderer, fmt: str
+) -> tuple[list[bytes], bool]:
+    """One page of the owner's orders, newest first, and whether another page follows."""
+    ids = repository.list_order_ids(session, owner, query)
+    has_more = len(ids) > query.top
+    ids = ids[: query.top]
+    rendered = rendered_orders(session, owner, ids, render, fmt) if ids else {}
+    return [rendered[i] for i in ids if i in rendered], has_more

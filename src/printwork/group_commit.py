@@ -1,0 +1,98 @@
+"""Group commit: many requests' writes made durable by one transaction and one fsync.
+
+Each unit of work runs in its own SAVEPOINT, so one that fails is rolled back alone and the
+others still commit. A caller hears back only after the commit that made its work durable,
+so a 2xx answer always means the data is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from printwork.db import Database
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+class GroupCommitter:
+    def __init__(self, database: Database, max_batch: int = 64) -> None:
+        self._database = database
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="printwork-group-commit", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=30)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work` inside a shared write transaction and return its result once committed."""
+        if self._thread is None:
+            self.start()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((work, future))
+        return await asyncio.wrap_future(future)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop_after = False
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop_after:
+                return
+
+    def _commit(self, batch: list[tuple[Callable[[Session], Any], concurrent.futures.Future]]) -> None:
+        outcomes: list[tuple[concurrent.futures.Future, bool, Any]] = []
+        try:
+            with self._database.transaction() as session:
+                for work, future in batch:
+                    try:
+                        with session.begin_nested():
+                            outcomes.append((future, True, work(session)))
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller that owns it
+                        outcomes.append((future, False, exc))
+        except Exception as exc:  # the commit itself failed: nothing in the batch is durable
+            log.exception("group commit of %d unit(s) failed", len(batch))
+            for _, future in batch:
+                if not future.cancelled():
+                    future.set_exception(exc)
+            return
+        for future, ok, value in outcomes:
+            if future.cancelled():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
