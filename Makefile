@@ -1,0 +1,30 @@
+# `make run` and `make test` work on a fresh machine; `make install` is their shared first step.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-sqlite bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/printwork serve
+
+# The whole suite, on SQLite and on the PostgreSQL at PRINTWORK_TEST_POSTGRES_URL
+# (default postgresql://postgres@127.0.0.1:5432/test); PostgreSQL tests skip, saying why, only
+# when that server cannot be reached.
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/api_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,63 @@
+"""Real Printwork servers in subprocesses on loopback, for tests that need real concurrency."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_servers(database_url: str, data_dir: Path, count: int = 1, **env_overrides: str):
+    """`count` independent server processes sharing one database; yields their base URLs."""
+    env = dict(os.environ)
+    env.update(
+        PRINTWORK_DATABASE_URL=database_url,
+        PRINTWORK_DATA_DIR=str(data_dir),
+        PRINTWORK_SEED_DEMO="0",
+        PRINTWORK_API_KEY_CACHE_SECONDS="0",
+        **env_overrides,
+    )
+    processes, urls = [], []
+    try:
+        for _ in range(count):
+            port = free_port()
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "--factory", "printwork.api.app:create_app",
+                     "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                    env=env,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        for url in urls:
+            while True:
+                try:
+                    httpx.get(f"{url}/v4.0/orders", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"server at {url} did not start") from None
+                    time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
