@@ -381,3 +381,18 @@ def test_the_same_merchant_reference_does_not_deduplicate(client, headers, order
 def test_ids_increase_with_each_order(client, headers, order_payload):
     numbers = [int(create(client, headers, order_payload()).json()["order"]["id"][4:]) for _ in range(3)]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
+
+
+@pytest.mark.parametrize("amount", ["1e400", "-5", "NaN", "Infinity", True, [], {"a": 1}, "1.0000001"])
+def test_unusable_recipient_cost_amounts_are_validation_failures(client, headers, order_payload, amount):
+    body = order_payload()
+    body["items"][0]["recipientCost"] = {"amount": amount, "currency": "USD"}
+    assert failures_of(create(client, headers, body))["items[0].recipientCost.amount"][0]["code"] == "InvalidAmount"
+
+
+@pytest.mark.parametrize("field, value", [("merchantReference", 5), ("recipient", "Ann"), ("items", {"sku": "x"}),
+                                          ("callbackUrl", "not a url"), ("idempotencyKey", ["a"])])
+def test_wrongly_typed_fields_are_named(client, headers, order_payload, field, value):
+    body = order_payload()
+    body[field] = value
+    assert field in failures_of(create(client, headers, body))

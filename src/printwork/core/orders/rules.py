@@ -14,6 +14,9 @@ from printwork.core.errors import FailureCollector
 from printwork.core.orders.domain import METADATA_MAX_CHARS, SIZINGS, NewOrder
 
 
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 def canonical_amount(value: object) -> str | None:
     """A non-negative, finite decimal as a canonical string with at least two places, or None."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -22,7 +25,7 @@ def canonical_amount(value: object) -> str | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -6:
+    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT or amount.as_tuple().exponent < -6:
         return None
     if amount.as_tuple().exponent > -2:
         amount = amount.quantize(Decimal("0.01"))

@@ -1,0 +1,128 @@
+"""The `printwork` command as an operator runs it, in a subprocess against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.factories import tiny_catalog
+
+
+@pytest.fixture
+def cli(test_db, tmp_path):
+    env = dict(os.environ, PRINTWORK_DATABASE_URL=test_db.url, PRINTWORK_DATA_DIR=str(tmp_path))
+
+    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "printwork.cli.main", *args],
+            env=env, capture_output=True, text=True, input=stdin, timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"printwork {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
+
+
+def test_merchants_create_prints_the_key_last_and_it_works(cli, client):
+    result = cli("merchants", "create", "Acme Prints", "--environment", "live")
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("pw_live_")
+    assert client.get("/v4.0/orders", headers={"X-API-Key": key}).status_code == 200
+    # Only the hash is stored.
+    assert key not in cli("merchants", "list").stdout
+
+
+def test_merchants_create_adds_a_key_to_an_existing_merchant(cli):
+    cli("merchants", "create", "Acme Prints")
+    cli("merchants", "create", "Acme Prints", "--environment", "live")
+    listing = cli("merchants", "list").stdout
+    assert listing.count("Acme Prints") == 1
+    assert "sandbox" in listing and "live" in listing
+
+
+def test_merchants_create_refuses_a_bad_environment(cli):
+    result = cli("merchants", "create", "Acme", "--environment", "staging", check=False)
+    assert result.returncode != 0 and "environment must be one of" in result.stderr
+
+
+def test_revoke_key_by_key_and_by_prefix(cli, client):
+    key = cli("merchants", "create", "Revoker").stdout.strip().splitlines()[-1]
+    cli("merchants", "revoke-key", key)
+    assert client.get("/v4.0/orders", headers={"X-API-Key": key}).status_code == 401
+    assert "revoked" in cli("merchants", "list").stdout
+
+    second = cli("merchants", "create", "Revoker").stdout.strip().splitlines()[-1]
+    prefix = second[: len("pw_sandbox_") + 6]
+    cli("merchants", "revoke-key", prefix)
+    assert client.get("/v4.0/orders", headers={"X-API-Key": second}).status_code == 401
+    unknown = cli("merchants", "revoke-key", "pw_sandbox_nope", check=False)
+    assert unknown.returncode != 0 and "no active key" in unknown.stderr
+
+
+def test_catalog_export_then_import_round_trips(cli, tmp_path, test_db):
+    exported = cli("catalog", "export").stdout
+    document = yaml.safe_load(exported)
+    assert len(document["products"]) >= 30
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(exported)
+    result = cli("catalog", "import", str(path))
+    assert "Imported 36 products and 6 labs" in result.stderr
+    assert yaml.safe_load(cli("catalog", "export").stdout) == document
+
+
+def test_catalog_import_json_changes_what_orders_may_use(cli, tmp_path, client, headers, use_catalog):
+    from tests.factories import tiny_order
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_catalog()))
+    cli("catalog", "import", str(path))
+    assert client.post("/v4.0/orders", json=tiny_order(), headers=headers).status_code == 200
+
+
+def test_an_invalid_catalogue_is_refused_whole_with_every_problem_named(cli, tmp_path, client, headers, order_payload):
+    broken = tiny_catalog()
+    broken["products"][0]["variants"][0]["printAreaSizes"] = {}
+    broken["labs"][0]["currency"] = "XYZ"
+    broken["labs"][0]["products"]["NO-SUCH-SKU"] = "1.00"
+    broken["labs"][0]["shipping"][0]["destination"] = "Narnia"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    result = cli("catalog", "import", str(path), check=False)
+    assert result.returncode == 1
+    for expected in ("printAreaSizes: no size for print area(s) ['default']", "'XYZ' is not an ISO 4217 currency",
+                     "products.NO-SUCH-SKU: no such product", "'Narnia' is neither a country code"):
+        assert expected in result.stderr, result.stderr
+    # Nothing changed: the demo catalogue still takes orders.
+    assert client.post("/v4.0/orders", json=order_payload(), headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("content, message", [("{not json", "not valid JSON/YAML"), ("- just\n- a list\n", "(document)")])
+def test_catalog_import_reports_unreadable_files(cli, tmp_path, content, message):
+    path = tmp_path / ("bad.json" if content.startswith("{") else "bad.yaml")
+    path.write_text(content)
+    result = cli("catalog", "import", str(path), check=False)
+    assert result.returncode == 1 and message in result.stderr
+
+
+def test_catalog_import_of_a_missing_file(cli, tmp_path):
+    result = cli("catalog", "import", str(tmp_path / "nope.yaml"), check=False)
+    assert result.returncode == 1 and "No such file" in result.stderr
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path):
+    env = dict(os.environ, PRINTWORK_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}", PRINTWORK_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "list"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "printwork db upgrade" in result.stderr
+    upgraded = subprocess.run([sys.executable, "-m", "printwork.cli.main", "db", "upgrade"],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert upgraded.returncode == 0
+    listed = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "list"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0
