@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
     )
     app.state.context = context
-    app.include_router(v4.router)
+    app.router.routes.extend(v4.routes)
     _install_error_renderers(app)
     app.add_middleware(TraceAndRoutingMiddleware)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import Integer, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from printwork.core.merchants.service import Owner
@@ -20,6 +20,7 @@ from printwork.core.orders.domain import (
     StatusDetails,
 )
 from printwork.core.orders.models import Order, OrderAsset, OrderIssue, OrderItem, OrderRendition
+from printwork.db import Database
 
 orders_t = Order.__table__
 items_t = OrderItem.__table__
@@ -62,29 +63,6 @@ def find_by_idempotency_key(session: Session, owner: Owner, key: str) -> int | N
 
 def store_rendition(session: Session, order_id: int, fmt: str, version: int, body: bytes) -> None:
     session.execute(insert(renditions_t), [{"order_id": order_id, "format": fmt, "version": version, "body": body}])
-
-
-def list_order_ids(session: Session, owner: Owner, query: OrderListQuery) -> list[int]:
-    """`top + 1` ids, newest first, so the caller can tell whether there is another page."""
-    conditions = [_owned(owner)]
-    if query.created_from is not None:
-        conditions.append(orders_t.c.created_at >= query.created_from)
-    if query.created_to is not None:
-        conditions.append(orders_t.c.created_at < query.created_to)
-    if query.stage is not None:
-        conditions.append(orders_t.c.stage == query.stage)
-    if query.order_ids is not None:
-        conditions.append(orders_t.c.id.in_(query.order_ids))
-    if query.merchant_references is not None:
-        conditions.append(orders_t.c.merchant_reference.in_(query.merchant_references))
-    statement = (
-        select(orders_t.c.id)
-        .where(*conditions)
-        .order_by(orders_t.c.id.desc())
-        .limit(query.top + 1)
-        .offset(query.skip)
-    )
-    return list(session.execute(statement).scalars())
 
 
 def renditions_for(session: Session, owner: Owner, order_ids: Sequence[int], fmt: str) -> dict[int, bytes | None]:
@@ -186,3 +164,95 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
             metadata_json=row["metadata_json"],
         )
     return views
+
+
+# The hottest reads skip the ORM session: statements are compiled once per shape and run on
+# the DBAPI cursor. Their answers are the same as renditions_for()/list_order_ids() give.
+
+def _rendition_select(conditions):
+    return (
+        select(orders_t.c.id, orders_t.c.version, renditions_t.c.version, renditions_t.c.body)
+        .select_from(
+            orders_t.outerjoin(
+                renditions_t,
+                and_(renditions_t.c.order_id == orders_t.c.id, renditions_t.c.format == bindparam("fmt")),
+            )
+        )
+        .where(
+            orders_t.c.merchant_id == bindparam("merchant_id"),
+            orders_t.c.environment == bindparam("environment"),
+            *conditions,
+        )
+    )
+
+
+def fast_rendition(database: Database, owner: Owner, order_id: int, fmt: str) -> tuple[bool, bytes | None]:
+    """(exists for this owner, current rendition or None)."""
+    rows = database.fast.fetch_all(
+        "order-rendition",
+        lambda: _rendition_select([orders_t.c.id == bindparam("order_id")]),
+        {"fmt": fmt, "merchant_id": owner.merchant_id, "environment": owner.environment, "order_id": order_id},
+    )
+    if not rows:
+        return False, None
+    _, version, rendered_version, body = rows[0]
+    return True, (bytes(body) if rendered_version == version else None)
+
+
+def _padded(values: tuple, name: str) -> tuple[int, dict]:
+    """IN-lists padded to a power of two (repeating the last value) to bound statement shapes."""
+    size = 1
+    while size < len(values):
+        size *= 2
+    padded = list(values) + [values[-1]] * (size - len(values))
+    return size, {f"{name}{i}": v for i, v in enumerate(padded)}
+
+
+def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery, fmt: str) -> list[tuple[int, bytes | None]]:
+    """`top + 1` of the owner's orders, newest first, each with its current rendition or None."""
+    dialect = database.engine.dialect
+    created = orders_t.c.created_at.type.bind_processor(dialect) or (lambda v: v)
+    values: dict = {"fmt": fmt, "merchant_id": owner.merchant_id, "environment": owner.environment,
+                    "limit": query.top + 1, "offset": query.skip}
+    id_count = ref_count = 0
+    if query.created_from is not None:
+        values["created_from"] = created(query.created_from)
+    if query.created_to is not None:
+        values["created_to"] = created(query.created_to)
+    if query.stage is not None:
+        values["stage"] = query.stage
+    if query.order_ids is not None:
+        if not query.order_ids:
+            return []
+        id_count, extra = _padded(query.order_ids, "id")
+        values.update(extra)
+    if query.merchant_references is not None:
+        if not query.merchant_references:
+            return []
+        ref_count, extra = _padded(query.merchant_references, "ref")
+        values.update(extra)
+    shape = ("page", query.created_from is not None, query.created_to is not None, query.stage is not None, id_count, ref_count)
+
+    def build():
+        conditions = []
+        if shape[1]:
+            conditions.append(orders_t.c.created_at >= bindparam("created_from"))
+        if shape[2]:
+            conditions.append(orders_t.c.created_at < bindparam("created_to"))
+        if shape[3]:
+            conditions.append(orders_t.c.stage == bindparam("stage"))
+        if id_count:
+            conditions.append(orders_t.c.id.in_([bindparam(f"id{i}") for i in range(id_count)]))
+        if ref_count:
+            conditions.append(orders_t.c.merchant_reference.in_([bindparam(f"ref{i}") for i in range(ref_count)]))
+        return (
+            _rendition_select(conditions)
+            .order_by(orders_t.c.id.desc())
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+        )
+
+    return [
+        (order_id, bytes(body) if rendered_version == version else None)
+        for order_id, version, rendered_version, body in database.fast.fetch_all(shape, build, values)
+    ]

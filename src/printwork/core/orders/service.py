@@ -27,6 +27,7 @@ from printwork.core.orders.domain import (
     item_public_id,
 )
 from printwork.core.orders.rules import check_new_order, unavailable_item_positions
+from printwork.db import Database
 
 CREATED = "Created"
 CREATED_WITH_ISSUES = "CreatedWithIssues"
@@ -209,19 +210,28 @@ def rendered_orders(session: Session, owner: Owner, order_ids: list[int], render
     return cached  # type: ignore[return-value]
 
 
-def get_order(session: Session, owner: Owner, order_id: int, render: Renderer, fmt: str) -> bytes:
-    body = rendered_orders(session, owner, [order_id], render, fmt).get(order_id)
-    if body is None:
+def get_order(database: Database, owner: Owner, order_id: int, render: Renderer, fmt: str) -> bytes:
+    exists, body = repository.fast_rendition(database, owner, order_id, fmt)
+    if not exists:
         raise EntityNotFound(f"order {order_id} not found")
+    if body is None:
+        with database.read() as session:
+            body = rendered_orders(session, owner, [order_id], render, fmt).get(order_id)
+        if body is None:  # deleted between the two reads
+            raise EntityNotFound(f"order {order_id} not found")
     return body
 
 
 def list_orders(
-    session: Session, owner: Owner, query: OrderListQuery, render: Renderer, fmt: str
+    database: Database, owner: Owner, query: OrderListQuery, render: Renderer, fmt: str
 ) -> tuple[list[bytes], bool]:
     """One page of the owner's orders, newest first, and whether another page follows."""
-    ids = repository.list_order_ids(session, owner, query)
-    has_more = len(ids) > query.top
-    ids = ids[: query.top]
-    rendered = rendered_orders(session, owner, ids, render, fmt) if ids else {}
-    return [rendered[i] for i in ids if i in rendered], has_more
+    page = repository.fast_rendition_page(database, owner, query, fmt)
+    has_more = len(page) > query.top
+    page = page[: query.top]
+    stale = [order_id for order_id, body in page if body is None]
+    fresh: dict[int, bytes] = {}
+    if stale:
+        with database.read() as session:
+            fresh = rendered_orders(session, owner, stale, render, fmt)
+    return [body if body is not None else fresh[order_id] for order_id, body in page if body is not None or order_id in fresh], has_more

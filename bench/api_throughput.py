@@ -1,0 +1,179 @@
+"""Create, get and list throughput and latency of Printwork against a bare ASGI app, same run.
+
+Run by hand:  make bench   (or .venv/bin/python bench/api_throughput.py [--seconds 10])
+
+Both servers are uvicorn with one worker, uvloop and httptools, pinned to CPU 0; wrk (one
+thread, 32 connections) runs on CPU 1. Printwork uses a fresh embedded SQLite database (WAL,
+synchronous=FULL) unless --database-url names another. Results go to stdout and to
+bench/results/api_throughput-<date>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import EXAMPLE_ORDER  # noqa: E402
+
+TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10}
+P99_LIMIT_MS = 25.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    command = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1",
+               "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    if not shutil.which("taskset"):
+        command = command[3:]
+    return subprocess.Popen(command, env=env, cwd=ROOT)
+
+
+def wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int, script: Path, connections: int = 32) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def percentile(label: str) -> float:
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rate, "p50": percentile("50"), "p99": percentile("99"),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(1) if errors else "",
+            "raw": out}
+
+
+def lua(method: str, path: str, key: str, body: bytes | None, workdir: Path, name: str) -> Path:
+    script = workdir / f"{name}.lua"
+    lines = [f'wrk.method = "{method}"', f'wrk.path = "{path}"',
+             'wrk.headers["Content-Type"] = "application/json"', f'wrk.headers["X-API-Key"] = "{key}"']
+    if body is not None:
+        lines.append(f"wrk.body = [==[{body.decode()}]==]")
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--database-url", default=None, help="Benchmark against this database instead of fresh SQLite.")
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="printwork-bench-"))
+    env = dict(os.environ, PRINTWORK_DATA_DIR=str(workdir / "data"), PRINTWORK_API_KEY_CACHE_SECONDS="2")
+    if options.database_url:
+        env["PRINTWORK_DATABASE_URL"] = options.database_url
+    # Migrate, load the demo catalogue and make the demo merchant, as `printwork serve` does.
+    prepare = subprocess.run(
+        [sys.executable, "-c", "from printwork.config import get_settings; from printwork.db import Database;"
+         "from printwork.bootstrap import prepare; s=get_settings(); print(prepare(s, Database(s.resolved_database_url)).demo_key)"],
+        env=env, capture_output=True, text=True, check=True)
+    key = prepare.stdout.strip().splitlines()[-1]
+    body = json.dumps(EXAMPLE_ORDER).encode()
+
+    printwork_port = free_port()
+    printwork = start_server(["--factory", "printwork.api.app:create_app", "--port", str(printwork_port)], env)
+    base = f"http://127.0.0.1:{printwork_port}"
+    results: dict[str, dict[str, dict]] = {"printwork": {}, "bare": {}}
+    try:
+        wait_until_up(f"{base}/v4.0/orders")
+        headers = {"X-API-Key": key}
+        created = httpx.post(f"{base}/v4.0/orders", content=body, headers={**headers, "Content-Type": "application/json"})
+        created.raise_for_status()
+        order_id = created.json()["order"]["id"]
+        for _ in range(20):
+            httpx.post(f"{base}/v4.0/orders", content=body, headers={**headers, "Content-Type": "application/json"})
+        payloads = workdir / "payloads"
+        payloads.mkdir()
+        (payloads / "create.json").write_bytes(created.content)
+        (payloads / "get.json").write_bytes(httpx.get(f"{base}/v4.0/orders/{order_id}", headers=headers).content)
+        (payloads / "list.json").write_bytes(httpx.get(f"{base}/v4.0/orders?top=10", headers=headers).content)
+        scripts = {
+            "create": lua("POST", "/v4.0/orders", key, body, workdir, "create"),
+            "get": lua("GET", f"/v4.0/orders/{order_id}", key, None, workdir, "get"),
+            "list": lua("GET", "/v4.0/orders?top=10", key, None, workdir, "list"),
+        }
+        for name, script in scripts.items():
+            results["printwork"][name] = wrk(base, options.seconds, script)
+    finally:
+        printwork.terminate()
+        printwork.wait(timeout=30)
+
+    bare_port = free_port()
+    bare = start_server(["bench.bare_app:app", "--port", str(bare_port)], dict(env, BARE_PAYLOAD_DIR=str(payloads)))
+    try:
+        wait_until_up(f"http://127.0.0.1:{bare_port}/")
+        for name, script in scripts.items():
+            results["bare"][name] = wrk(f"http://127.0.0.1:{bare_port}", options.seconds, script)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
+
+    database = options.database_url.split("://", 1)[0] if options.database_url else "sqlite (WAL, synchronous=FULL)"
+    lines = [
+        f"# API throughput, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"`{' '.join(sys.argv)}` — {options.seconds}s per run, wrk 1 thread x 32 connections on CPU 1, "
+        f"uvicorn 1 worker on CPU 0, database: {database}, {os.cpu_count()} cores.",
+        "",
+        "| endpoint | Printwork req/s | bare req/s | ratio | target | p50 ms | p99 ms | p99 < 25 ms | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for name in ("create", "get", "list"):
+        mine, theirs = results["printwork"][name], results["bare"][name]
+        ratio = mine["rps"] / theirs["rps"]
+        ok = ratio >= TARGETS[name] and mine["p99"] < P99_LIMIT_MS and mine["non_2xx"] == 0
+        verdicts.append(ok)
+        lines.append(
+            f"| {name} | {mine['rps']:.0f} | {theirs['rps']:.0f} | {ratio:.1%} | ≥ {TARGETS[name]:.0%} | "
+            f"{mine['p50']:.2f} | {mine['p99']:.2f} | {'yes' if mine['p99'] < P99_LIMIT_MS else 'NO'} | {mine['non_2xx']} |"
+        )
+    lines += ["", "All targets met." if all(verdicts) else "Some targets NOT met."]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"api_throughput-{datetime.now(UTC):%Y%m%d-%H%M}.md").write_text(report)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
