@@ -68,7 +68,8 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(printwork_write=True), expire_on_commit=False
         )
-        self.fast = FastReader(self.engine)
+        self.statements = StatementCache(self.engine.dialect)
+        self.fast = FastReader(self.engine, self.statements)
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +94,16 @@ class Database:
             finally:
                 session.rollback()
 
+    @contextmanager
+    def writes(self) -> Iterator[Writes]:
+        """A write transaction for raw-writer units; committed on success, else rolled back."""
+        with self.transaction() as session:
+            writes = Writes(session, self.statements)
+            try:
+                yield writes
+            finally:
+                writes.raw.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -100,34 +111,53 @@ class Database:
 class Precompiled:
     """A Core statement compiled once for one dialect, run straight on a DBAPI cursor.
 
-    For the few hottest reads, where SQLAlchemy's per-execution work costs more than the query.
+    For the few hottest statements, where SQLAlchemy's per-execution work costs more than the
+    query itself (see bench/README.md). Bind processors (e.g. SQLite's datetime-to-text) are
+    still applied, so values are stored exactly as SQLAlchemy would store them.
     """
 
-    __slots__ = ("sql", "names")
+    __slots__ = ("sql", "names", "processors")
 
-    def __init__(self, engine: Engine, statement) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
+    def __init__(self, dialect, statement) -> None:
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup) if compiled.positional else None
+        self.processors = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.bind_processor(dialect)) is not None
+        }
 
     def parameters(self, values: dict):
+        if self.processors:
+            values = {k: (self.processors[k](v) if k in self.processors and v is not None else v) for k, v in values.items()}
         return tuple(values[name] for name in self.names) if self.names is not None else values
+
+
+class StatementCache:
+    def __init__(self, dialect, max_statements: int = 512) -> None:
+        self._dialect = dialect
+        self._statements: dict[object, Precompiled] = {}
+        self._max = max_statements
+
+    def get(self, key: object, build) -> Precompiled:
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = Precompiled(self._dialect, build())
+            if len(self._statements) < self._max:
+                self._statements[key] = statement
+        return statement
 
 
 class FastReader:
     """Runs precompiled read statements on pooled DBAPI connections, outside any ORM session."""
 
-    def __init__(self, engine: Engine, max_statements: int = 512) -> None:
+    def __init__(self, engine: Engine, statements: StatementCache) -> None:
         self._engine = engine
-        self._statements: dict[object, Precompiled] = {}
-        self._max = max_statements
+        self._statements = statements
 
     def fetch_all(self, key: object, build, values: dict) -> list[tuple]:
-        statement = self._statements.get(key)
-        if statement is None:
-            statement = Precompiled(self._engine, build())
-            if len(self._statements) < self._max:
-                self._statements[key] = statement
+        statement = self._statements.get(key, build)
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -138,3 +168,48 @@ class FastReader:
                 cursor.close()
         finally:
             connection.close()
+
+
+class RawWriter:
+    """Precompiled statements on the DBAPI connection of an open session's transaction."""
+
+    def __init__(self, session: Session, statements: StatementCache) -> None:
+        self._cursor = session.connection().connection.driver_connection.cursor()
+        self._statements = statements
+        self._savepoints = 0
+
+    def execute(self, key: object, build, values: dict):
+        statement = self._statements.get(key, build)
+        self._cursor.execute(statement.sql, statement.parameters(values))
+        return self._cursor
+
+    def returning_one(self, key: object, build, values: dict):
+        return self.execute(key, build, values).fetchone()[0]
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Everything inside is undone alone if it raises; the transaction goes on."""
+        self._savepoints += 1
+        name = f"pw_{self._savepoints}"
+        self._cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+class Writes:
+    """What one unit of work inside a write transaction gets: the session, a raw writer on the
+    same transaction, and a memo shared by the units of that transaction."""
+
+    def __init__(self, session: Session, statements: StatementCache) -> None:
+        self.session = session
+        self.raw = RawWriter(session, statements)
+        self.memo: dict = {}
+        self.integrity_error = session.get_bind().dialect.loaded_dbapi.IntegrityError

@@ -15,9 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
-
-from printwork.db import Database
+from printwork.db import Database, Writes
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -45,7 +43,7 @@ class GroupCommitter:
             self._queue.put(_STOP)
             thread.join(timeout=30)
 
-    async def run(self, work: Callable[[Session], T]) -> T:
+    async def run(self, work: Callable[[Writes], T]) -> T:
         """Run `work` inside a shared write transaction and return its result once committed."""
         if self._thread is None:
             self.start()
@@ -73,15 +71,17 @@ class GroupCommitter:
             if stop_after:
                 return
 
-    def _commit(self, batch: list[tuple[Callable[[Session], Any], concurrent.futures.Future]]) -> None:
+    def _commit(self, batch: list[tuple[Callable[[Writes], Any], concurrent.futures.Future]]) -> None:
         outcomes: list[tuple[concurrent.futures.Future, bool, Any]] = []
         try:
-            with self._database.transaction() as session:
+            with self._database.writes() as writes:
                 for work, future in batch:
                     try:
-                        with session.begin_nested():
-                            outcomes.append((future, True, work(session)))
+                        with writes.raw.savepoint():
+                            outcomes.append((future, True, work(writes)))
                     except Exception as exc:  # noqa: BLE001 - handed to the caller that owns it
+                        # Whatever the unit left in the ORM session was undone with its savepoint.
+                        writes.session.expunge_all()
                         outcomes.append((future, False, exc))
         except Exception as exc:  # the commit itself failed: nothing in the batch is durable
             log.exception("group commit of %d unit(s) failed", len(batch))

@@ -29,8 +29,8 @@ def test_each_unit_commits_or_fails_alone(database):
     committer = GroupCommitter(database, max_batch=50)
 
     def insert(value):
-        def work(session):
-            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+        def work(writes):
+            writes.session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
             if value % 3 == 0:
                 raise ValueError(f"refused {value}")
             return value
@@ -73,7 +73,7 @@ def test_a_failed_commit_fails_every_caller_in_the_batch(database, monkeypatch):
 
     async def main():
         return await asyncio.gather(
-            *(committer.run(lambda s, v=v: s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})) for v in range(5)),
+            *(committer.run(lambda w, v=v: w.session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})) for v in range(5)),
             return_exceptions=True,
         )
 

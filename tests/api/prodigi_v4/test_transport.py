@@ -133,7 +133,7 @@ def test_a_failed_write_changes_nothing(client, headers, order_payload, monkeypa
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(repository, "insert_assets", explode)
+    monkeypatch.setattr(repository, "insert_asset", explode)
     assert client.post("/v4.0/orders", json=order_payload(), headers=headers).status_code == 500
     monkeypatch.undo()
     assert client.get("/v4.0/orders", headers=headers).json()["orders"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,6 +15,7 @@ from printwork.core.errors import Failure, FailureCollector, ValidationFailed
 from printwork.core.merchants.service import Owner
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import parse_order_id
+from printwork.db import Writes
 
 JSON = "application/json"
 
@@ -98,10 +98,10 @@ async def create_order(request: Request) -> Response:
         failures.raise_if_any()
     ctx = context(request)
 
-    def place(session: Session) -> orders.PlacedOrder:
-        catalog = ctx.catalog.get(session)
+    def place(writes: Writes) -> orders.PlacedOrder:
         return orders.place_order(
-            session, owner, new_order, catalog, failures, translate.render_order, translate.RENDITION_FORMAT
+            writes, owner, new_order, ctx.catalog.for_writes(writes), failures,
+            translate.render_order, translate.RENDITION_FORMAT,
         )
 
     placed = await ctx.committer.run(place)

@@ -278,6 +278,13 @@ class CatalogCache:
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
 
+    def for_writes(self, writes) -> Catalog:
+        """The catalogue as of this write transaction, looked up once for all its units."""
+        catalog = writes.memo.get("catalog")
+        if catalog is None:
+            catalog = writes.memo["catalog"] = self.get(writes.session)
+        return catalog
+
     def get(self, session: Session) -> Catalog:
         meta = session.execute(select(m.CatalogMeta.revision, m.CatalogMeta.base_currency).where(m.CatalogMeta.id == 1)).first()
         revision, base = (meta[0], meta[1]) if meta else (0, "GBP")

@@ -20,7 +20,7 @@ from printwork.core.orders.domain import (
     StatusDetails,
 )
 from printwork.core.orders.models import Order, OrderAsset, OrderIssue, OrderItem, OrderRendition
-from printwork.db import Database
+from printwork.db import Database, RawWriter
 
 orders_t = Order.__table__
 items_t = OrderItem.__table__
@@ -33,36 +33,47 @@ def _owned(owner: Owner):
     return and_(orders_t.c.merchant_id == owner.merchant_id, orders_t.c.environment == owner.environment)
 
 
-def insert_order(session: Session, values: dict) -> int:
-    return session.execute(insert(orders_t).returning(orders_t.c.id), [values]).scalar_one()
+def _insert_returning_id(table):
+    return insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in table.c if c.name != "id"}).returning(table.c.id)
 
 
-def insert_items(session: Session, rows: list[dict]) -> list[int]:
-    """Returns the new ids in the order of `rows`."""
-    result = session.execute(insert(items_t).returning(items_t.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+def insert_order(raw: RawWriter, values: dict) -> int:
+    return raw.returning_one("insert-order", lambda: _insert_returning_id(orders_t), values)
 
 
-def insert_assets(session: Session, rows: list[dict]) -> list[int]:
-    if not rows:
-        return []
-    result = session.execute(insert(assets_t).returning(assets_t.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+def insert_item(raw: RawWriter, values: dict) -> int:
+    return raw.returning_one("insert-item", lambda: _insert_returning_id(items_t), values)
 
 
-def insert_issues(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.execute(insert(issues_t), rows)
+def insert_asset(raw: RawWriter, values: dict) -> int:
+    return raw.returning_one("insert-asset", lambda: _insert_returning_id(assets_t), values)
 
 
-def find_by_idempotency_key(session: Session, owner: Owner, key: str) -> int | None:
-    return session.execute(
-        select(orders_t.c.id).where(_owned(owner), orders_t.c.idempotency_key == key)
-    ).scalar()
+def insert_issue(raw: RawWriter, values: dict) -> int:
+    return raw.returning_one("insert-issue", lambda: _insert_returning_id(issues_t), values)
 
 
-def store_rendition(session: Session, order_id: int, fmt: str, version: int, body: bytes) -> None:
-    session.execute(insert(renditions_t), [{"order_id": order_id, "format": fmt, "version": version, "body": body}])
+def find_by_idempotency_key(raw: RawWriter, owner: Owner, key: str) -> int | None:
+    row = raw.execute(
+        "order-by-idempotency-key",
+        lambda: select(orders_t.c.id).where(
+            orders_t.c.merchant_id == bindparam("merchant_id"),
+            orders_t.c.environment == bindparam("environment"),
+            orders_t.c.idempotency_key == bindparam("key"),
+        ),
+        {"merchant_id": owner.merchant_id, "environment": owner.environment, "key": key},
+    ).fetchone()
+    return row[0] if row else None
+
+
+def store_rendition(raw: RawWriter, order_id: int, fmt: str, version: int, body: bytes) -> None:
+    raw.execute(
+        "insert-rendition",
+        lambda: insert(renditions_t).values(
+            {c.name: bindparam(c.name, type_=c.type) for c in renditions_t.c}
+        ),
+        {"order_id": order_id, "format": fmt, "version": version, "body": body},
+    )
 
 
 def renditions_for(session: Session, owner: Owner, order_ids: Sequence[int], fmt: str) -> dict[int, bytes | None]:
@@ -210,15 +221,13 @@ def _padded(values: tuple, name: str) -> tuple[int, dict]:
 
 def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery, fmt: str) -> list[tuple[int, bytes | None]]:
     """`top + 1` of the owner's orders, newest first, each with its current rendition or None."""
-    dialect = database.engine.dialect
-    created = orders_t.c.created_at.type.bind_processor(dialect) or (lambda v: v)
     values: dict = {"fmt": fmt, "merchant_id": owner.merchant_id, "environment": owner.environment,
                     "limit": query.top + 1, "offset": query.skip}
     id_count = ref_count = 0
     if query.created_from is not None:
-        values["created_from"] = created(query.created_from)
+        values["created_from"] = query.created_from
     if query.created_to is not None:
-        values["created_to"] = created(query.created_to)
+        values["created_to"] = query.created_to
     if query.stage is not None:
         values["stage"] = query.stage
     if query.order_ids is not None:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from printwork.core.catalog.domain import Catalog
@@ -27,7 +26,7 @@ from printwork.core.orders.domain import (
     item_public_id,
 )
 from printwork.core.orders.rules import check_new_order, unavailable_item_positions
-from printwork.db import Database
+from printwork.db import Database, Writes
 
 CREATED = "Created"
 CREATED_WITH_ISSUES = "CreatedWithIssues"
@@ -47,7 +46,7 @@ class PlacedOrder:
 
 
 def place_order(
-    session: Session,
+    writes: Writes,
     owner: Owner,
     order: NewOrder,
     catalog: Catalog,
@@ -62,31 +61,37 @@ def place_order(
     check_new_order(order, catalog, failures)
     failures.raise_if_any()
     if order.idempotency_key is not None:
-        existing = repository.find_by_idempotency_key(session, owner, order.idempotency_key)
+        existing = repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
         if existing is not None:
-            return PlacedOrder(ALREADY_EXISTS, existing, rendered_orders(session, owner, [existing], render, rendition_format)[existing])
+            return _already_exists(writes, owner, existing, render, rendition_format)
     try:
-        with session.begin_nested():
-            view = _insert(session, owner, order, catalog)
-    except IntegrityError:
+        with writes.raw.savepoint():
+            view = _insert(writes, owner, order, catalog)
+            body = render(view)
+            repository.store_rendition(writes.raw, view.id, rendition_format, view.version, body)
+    except writes.integrity_error:
         # Another process stored the same idempotency key between our look-up and insert.
-        if order.idempotency_key is None:
-            raise
-        existing = repository.find_by_idempotency_key(session, owner, order.idempotency_key)
+        existing = (
+            repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
+            if order.idempotency_key is not None
+            else None
+        )
         if existing is None:
             raise
-        return PlacedOrder(ALREADY_EXISTS, existing, rendered_orders(session, owner, [existing], render, rendition_format)[existing])
-    body = render(view)
-    repository.store_rendition(session, view.id, rendition_format, view.version, body)
+        return _already_exists(writes, owner, existing, render, rendition_format)
     return PlacedOrder(CREATED_WITH_ISSUES if view.issues else CREATED, view.id, body)
 
 
-def _insert(session: Session, owner: Owner, order: NewOrder, catalog: Catalog) -> OrderView:
+def _already_exists(writes: Writes, owner: Owner, order_id: int, render: Renderer, fmt: str) -> PlacedOrder:
+    return PlacedOrder(ALREADY_EXISTS, order_id, rendered_orders(writes.session, owner, [order_id], render, fmt)[order_id])
+
+
+def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> OrderView:
     now = utcnow()
     recipient, address = order.recipient, order.recipient.address
     details = StatusDetails(*(DETAIL_NOT_STARTED,) * 5)
     order_id = repository.insert_order(
-        session,
+        writes.raw,
         {
             "merchant_id": owner.merchant_id,
             "environment": owner.environment,
@@ -132,7 +137,7 @@ def _insert(session: Session, owner: Owner, order: NewOrder, catalog: Catalog) -
         }
         for position, item in enumerate(order.items)
     ]
-    item_ids = repository.insert_items(session, item_rows)
+    item_ids = [repository.insert_item(writes.raw, row) for row in item_rows]
     asset_rows = [
         {
             "item_id": item_id,
@@ -147,7 +152,7 @@ def _insert(session: Session, owner: Owner, order: NewOrder, catalog: Catalog) -
         for item_id, item in zip(item_ids, order.items)
         for position, asset in enumerate(item.assets)
     ]
-    asset_ids = iter(repository.insert_assets(session, asset_rows))
+    asset_ids = iter([repository.insert_asset(writes.raw, row) for row in asset_rows])
     issues = [
         IssueView(
             object_id=item_public_id(item_ids[i]),
@@ -156,13 +161,12 @@ def _insert(session: Session, owner: Owner, order: NewOrder, catalog: Catalog) -
         )
         for i in unavailable_item_positions(order, catalog)
     ]
-    repository.insert_issues(
-        session,
-        [
-            {"order_id": order_id, "object_id": i.object_id, "error_code": i.error_code, "description": i.description, "created_at": now}
-            for i in issues
-        ],
-    )
+    for issue in issues:
+        repository.insert_issue(
+            writes.raw,
+            {"order_id": order_id, "object_id": issue.object_id, "error_code": issue.error_code,
+             "description": issue.description, "created_at": now},
+        )
     items = []
     for item_id, row, item in zip(item_ids, item_rows, order.items):
         items.append(
