@@ -116,12 +116,16 @@ class Precompiled:
     still applied, so values are stored exactly as SQLAlchemy would store them.
     """
 
-    __slots__ = ("sql", "names", "processors")
+    __slots__ = ("sql", "names", "processors", "defaults")
 
     def __init__(self, dialect, statement) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup) if compiled.positional else None
+        # Literal values in the statement (`id == 1`) are bound parameters with a value already.
+        self.defaults = {
+            name: bind.value for name, bind in compiled.binds.items() if not bind.required and bind.value is not None
+        }
         self.processors = {
             name: processor
             for name, bind in compiled.binds.items()
@@ -129,6 +133,8 @@ class Precompiled:
         }
 
     def parameters(self, values: dict):
+        if self.defaults:
+            values = {**self.defaults, **values}
         if self.processors:
             values = {k: (self.processors[k](v) if k in self.processors and v is not None else v) for k, v in values.items()}
         return tuple(values[name] for name in self.names) if self.names is not None else values

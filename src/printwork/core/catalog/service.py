@@ -267,6 +267,10 @@ def export_catalog(session: Session) -> dict:
     }
 
 
+def _revision_statement():
+    return select(m.CatalogMeta.revision, m.CatalogMeta.base_currency).where(m.CatalogMeta.id == 1)
+
+
 class CatalogCache:
     """One immutable Catalog per revision, shared by every request of a process.
 
@@ -282,11 +286,14 @@ class CatalogCache:
         """The catalogue as of this write transaction, looked up once for all its units."""
         catalog = writes.memo.get("catalog")
         if catalog is None:
-            catalog = writes.memo["catalog"] = self.get(writes.session)
+            row = writes.raw.execute("catalog-revision", _revision_statement, {}).fetchone()
+            catalog = writes.memo["catalog"] = self._current(writes.session, row)
         return catalog
 
     def get(self, session: Session) -> Catalog:
-        meta = session.execute(select(m.CatalogMeta.revision, m.CatalogMeta.base_currency).where(m.CatalogMeta.id == 1)).first()
+        return self._current(session, session.execute(_revision_statement()).first())
+
+    def _current(self, session: Session, meta) -> Catalog:
         revision, base = (meta[0], meta[1]) if meta else (0, "GBP")
         current = self._catalog
         if current is not None and current.revision == revision:

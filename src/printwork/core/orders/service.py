@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import orjson
@@ -64,8 +65,11 @@ def place_order(
         existing = repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
         if existing is not None:
             return _already_exists(writes, owner, existing, render, rendition_format)
+    # Only a racing idempotency key can make the insert fail in a way we answer; the caller's
+    # own savepoint covers every other failure.
+    guard = writes.raw.savepoint() if order.idempotency_key is not None else nullcontext()
     try:
-        with writes.raw.savepoint():
+        with guard:
             view = _insert(writes, owner, order, catalog)
             body = render(view)
             repository.store_rendition(writes.raw, view.id, rendition_format, view.version, body)
