@@ -12,6 +12,12 @@ SHIPPING_METHODS = ("Budget", "Standard", "Express", "Overnight")
 SHIPPING_METHODS_BY_LOWER = {m.lower(): m for m in SHIPPING_METHODS}
 
 
+def _same_ignoring_case(value: str, candidates) -> str | None:
+    """The candidate spelled like `value` but for case, in the candidate's own spelling."""
+    lowered = value.lower()
+    return next((candidate for candidate in candidates if candidate.lower() == lowered), None)
+
+
 @dataclass(frozen=True)
 class PrintAreaSize:
     horizontal: int
@@ -54,25 +60,13 @@ class Product:
     spine: SpineSpec | None = None
 
     def canonical_attribute_name(self, name: str) -> str | None:
-        lowered = name.lower()
-        for candidate in self.attributes:
-            if candidate.lower() == lowered:
-                return candidate
-        return None
+        return _same_ignoring_case(name, self.attributes)
 
     def canonical_attribute_value(self, name: str, value: str) -> str | None:
-        lowered = value.lower()
-        for candidate in self.attributes.get(name, ()):
-            if candidate.lower() == lowered:
-                return candidate
-        return None
+        return _same_ignoring_case(value, self.attributes.get(name, ()))
 
     def canonical_print_area(self, name: str) -> str | None:
-        lowered = name.lower()
-        for candidate in self.print_areas:
-            if candidate.lower() == lowered:
-                return candidate
-        return None
+        return _same_ignoring_case(name, self.print_areas)
 
     def variant_for(self, chosen: dict[str, str]) -> Variant | None:
         for variant in self.variants:
