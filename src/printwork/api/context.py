@@ -43,12 +43,30 @@ class KeyCache:
         return owner
 
 
+class RenderedProducts:
+    """Product details already rendered, for the current catalogue revision only."""
+
+    def __init__(self) -> None:
+        self._revision: int | None = None
+        self._bodies: dict[str, bytes] = {}
+
+    def get(self, revision: int, sku: str) -> bytes | None:
+        return self._bodies.get(sku) if revision == self._revision else None
+
+    def put(self, revision: int, sku: str, body: bytes) -> bytes:
+        if revision != self._revision:
+            self._revision, self._bodies = revision, {}
+        self._bodies[sku] = body
+        return body
+
+
 @dataclass
 class AppContext:
     settings: Settings
     database: Database
     committer: GroupCommitter
     catalog: CatalogCache = field(default_factory=CatalogCache)
+    rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -35,7 +35,10 @@ class FailureCollector:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
 
     def add(self, path: str, code: str, provided: Any = None) -> None:
-        self.failures.setdefault(path, []).append(Failure(code, provided))
+        entries = self.failures.setdefault(path, [])
+        failure = Failure(code, provided)
+        if failure not in entries:  # several items can break the same order-level rule
+            entries.append(failure)
 
     def raise_if_any(self) -> None:
         if self.failures:

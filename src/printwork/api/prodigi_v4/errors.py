@@ -32,8 +32,9 @@ def error_response(
     failures: dict[str, list[Failure]] | None = None,
     message: str | None = None,
     data: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"outcome": outcome}
+    body: dict[str, Any] = {"outcome": outcome, **(extra or {})}
     if failures is not None:
         body["failures"] = {
             path: [{"code": f.code, "providedValue": f.provided_value} for f in fs] for path, fs in failures.items()

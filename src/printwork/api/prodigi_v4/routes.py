@@ -11,7 +11,11 @@ from starlette.routing import Route
 
 from printwork.api.context import AppContext
 from printwork.api.prodigi_v4 import translate
-from printwork.core.errors import Failure, FailureCollector, ValidationFailed
+from printwork.api.prodigi_v4.errors import error_response
+from printwork.core.catalog.spine import spine_width_mm
+from printwork.core.errors import EntityNotFound, Failure, FailureCollector, ValidationFailed
+from printwork.core.merchants.service import billing_currency
+from printwork.core.quotes import service as quotes
 from printwork.core.merchants.service import Owner
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import parse_order_id
@@ -46,12 +50,14 @@ def trace_parent(request: Request) -> bytes:
     return request.scope["state"]["trace_parent"].encode()
 
 
-def envelope(request: Request, outcome: str, key: str, body: bytes) -> Response:
-    """`{"outcome":…,"<key>":<already-rendered JSON>,"traceParent":…}` without re-serialising."""
-    content = b'{"outcome":"%s","%s":%s,"traceParent":"%s"}' % (
+def envelope(request: Request, outcome: str, key: str, body: bytes, **more: bytes) -> Response:
+    """`{"outcome":…,"<key>":<already-rendered JSON>,…,"traceParent":…}` without re-serialising."""
+    extra = b"".join(b',"%s":%s' % (name.encode(), value) for name, value in more.items())
+    content = b'{"outcome":"%s","%s":%s%s,"traceParent":"%s"}' % (
         outcome.encode(),
         key.encode(),
         body,
+        extra,
         trace_parent(request),
     )
     return Response(content, media_type=JSON)
@@ -137,6 +143,58 @@ async def list_orders(request: Request) -> Response:
     return Response(content, media_type=JSON)
 
 
+async def create_quote(request: Request) -> Response:
+    owner = authenticate(request)
+    raw = await json_body(request)
+    failures = FailureCollector()
+    if raw is None:
+        failures.add("body", "Required", None)
+        failures.raise_if_any()
+    quote_request = translate.parse_quote_request(raw, failures)
+    if quote_request is None:
+        failures.raise_if_any()
+    ctx = context(request)
+    catalog = ctx.catalog.current(ctx.database)
+    result = quotes.create_quotes(quote_request, catalog, billing_currency(ctx.database, owner.merchant_id), failures)
+    document = translate.quotes_document(result, quote_request)
+    outcome = "CreatedWithIssues" if result.issues else "Created"
+    return envelope(request, outcome, "quotes", orjson.dumps(document["quotes"]), issues=orjson.dumps(document["issues"]))
+
+
+async def get_product(request: Request) -> Response:
+    authenticate(request)
+    ctx = context(request)
+    catalog = ctx.catalog.current(ctx.database)
+    product = catalog.product(request.path_params["sku"])
+    if product is None:
+        raise EntityNotFound(f"no product {request.path_params['sku']!r}")
+    body = ctx.rendered_products.get(catalog.revision, product.sku)
+    if body is None:
+        body = ctx.rendered_products.put(catalog.revision, product.sku, orjson.dumps(translate.product_document(product)))
+    return envelope(request, "Ok", "product", body)
+
+
+async def spine(request: Request) -> Response:
+    authenticate(request)
+    raw = await json_body(request)
+    failures = FailureCollector()
+    if raw is None:
+        failures.add("body", "Required", None)
+    sku, country, pages = translate.parse_spine_request(raw, failures) if raw is not None else (None, None, None)
+    ctx = context(request)
+    try:
+        failures.raise_if_any()
+        width = spine_width_mm(ctx.catalog.current(ctx.database), sku, country, pages, failures)
+    except ValidationFailed as exc:
+        # The documented response carries `success` and `message`; keep them on failure too.
+        message = "; ".join(f"{path}: {', '.join(f.code for f in fs)}" for path, fs in exc.failures.items())
+        return error_response("ValidationFailed", 400, request.scope["state"]["trace_parent"], failures=exc.failures,
+                              extra={"success": False, "message": message})
+    content = b'{"outcome":"Ok","success":true,"message":"Spine info retrieved","spineInfo":{"widthMm":%s},"traceParent":"%s"}' % (
+        format(width, "f").encode(), trace_parent(request))
+    return Response(content, media_type=JSON)
+
+
 # Plain Starlette routes: FastAPI's per-route dependency machinery costs more than these
 # handlers do (measured in bench/), and they parse their own bodies anyway. Paths are lower
 # case; the app's middleware lower-cases v4 paths before routing.
@@ -144,4 +202,7 @@ routes = [
     Route("/v4.0/orders", create_order, methods=["POST"]),
     Route("/v4.0/orders", list_orders, methods=["GET"]),
     Route("/v4.0/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/v4.0/quotes", create_quote, methods=["POST"]),
+    Route("/v4.0/products/spine", spine, methods=["POST"]),
+    Route("/v4.0/products/{sku}", get_product, methods=["GET"]),
 ]

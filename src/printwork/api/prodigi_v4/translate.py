@@ -7,12 +7,13 @@ Reading is liberal (INVENTORY §4): property names in any case, enum values in a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER
+from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER, Product
 from printwork.core.errors import FailureCollector
 from printwork.core.orders.domain import (
     DEFAULT_SIZING,
@@ -36,6 +37,8 @@ from printwork.core.orders.domain import (
     parse_order_id,
 )
 from printwork.core.orders.rules import canonical_amount
+from printwork.core.pricing.money import money_string
+from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
 RENDITION_FORMAT = "prodigi_v4"
 
@@ -129,6 +132,33 @@ def parse_recipient(obj: _Object | None, failures: FailureCollector) -> Recipien
     return Recipient(name, email, phone, Address(line1, line2, postal, country.upper(), town, state))
 
 
+def _copies(obj: _Object, failures: FailureCollector) -> int | None:
+    copies = obj.get("copies")
+    if copies is _MISSING or copies is None:
+        failures.add(obj.child_path("copies"), "Required", None)
+        return None
+    if isinstance(copies, bool) or not isinstance(copies, int):
+        failures.add(obj.child_path("copies"), "MustBeAnInteger", copies)
+        return None
+    return copies
+
+
+def _attributes(obj: _Object, failures: FailureCollector) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    raw_attributes = obj.get("attributes")
+    if raw_attributes in (_MISSING, None):
+        return attributes
+    if not isinstance(raw_attributes, dict):
+        failures.add(obj.child_path("attributes"), "MustBeAnObject", raw_attributes)
+        return attributes
+    for key, value in raw_attributes.items():
+        if not isinstance(value, str):
+            failures.add(f"{obj.child_path('attributes')}.{key}", "MustBeAString", value)
+        else:
+            attributes[key] = value
+    return attributes
+
+
 def _parse_item(raw: Any, index: int, failures: FailureCollector) -> NewItem | None:
     path = f"items[{index}]"
     if not isinstance(raw, dict):
@@ -137,26 +167,10 @@ def _parse_item(raw: Any, index: int, failures: FailureCollector) -> NewItem | N
     obj = _Object(raw, path)
     reference = _string(obj, "merchantReference", failures, required=False)
     sku = _string(obj, "sku", failures, required=True)
-    copies = obj.get("copies")
-    if copies is _MISSING or copies is None:
-        failures.add(f"{path}.copies", "Required", None)
-        copies = None
-    elif isinstance(copies, bool) or not isinstance(copies, int):
-        failures.add(f"{path}.copies", "MustBeAnInteger", copies)
-        copies = None
+    copies = _copies(obj, failures)
     sizing_raw = _string(obj, "sizing", failures, required=False)
     sizing = DEFAULT_SIZING if sizing_raw is None else SIZINGS_BY_LOWER.get(sizing_raw.lower(), sizing_raw)
-    attributes: dict[str, str] = {}
-    raw_attributes = obj.get("attributes")
-    if raw_attributes not in (_MISSING, None):
-        if not isinstance(raw_attributes, dict):
-            failures.add(f"{path}.attributes", "MustBeAnObject", raw_attributes)
-        else:
-            for key, value in raw_attributes.items():
-                if not isinstance(value, str):
-                    failures.add(f"{path}.attributes.{key}", "MustBeAString", value)
-                else:
-                    attributes[key] = value
+    attributes = _attributes(obj, failures)
     recipient_cost = None
     cost_obj = _object(obj, "recipientCost", failures, required=False)
     if cost_obj is not None:
@@ -400,3 +414,122 @@ def list_query_string(query: OrderListQuery, skip: int) -> str:
         params.append(("merchantReferences", reference))
     return urlencode(params)
 
+
+
+def parse_quote_request(raw: Any, failures: FailureCollector) -> QuoteRequest | None:
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None
+    obj = _Object(raw, "")
+    method_raw = _string(obj, "shippingMethod", failures, required=False)
+    method = SHIPPING_METHODS_BY_LOWER.get(method_raw.lower(), method_raw) if method_raw else None
+    country = _string(obj, "destinationCountryCode", failures, required=True)
+    currency = _string(obj, "currencyCode", failures, required=False)
+    raw_items = _list(obj, "items", failures, non_empty=True)
+    items: list[NewItem | None] = []
+    for i, raw_item in enumerate(raw_items or ()):
+        path = f"items[{i}]"
+        if not isinstance(raw_item, dict):
+            failures.add(path, "MustBeAnObject", raw_item)
+            items.append(None)
+            continue
+        item_obj = _Object(raw_item, path)
+        sku = _string(item_obj, "sku", failures, required=True)
+        copies = _copies(item_obj, failures)
+        attributes = _attributes(item_obj, failures)
+        assets = []
+        for j, raw_asset in enumerate(_list(item_obj, "assets", failures, non_empty=False) or ()):
+            if not isinstance(raw_asset, dict):
+                failures.add(f"{path}.assets[{j}]", "MustBeAnObject", raw_asset)
+                continue
+            area = _string(_Object(raw_asset, f"{path}.assets[{j}]"), "printArea", failures, required=True)
+            if area is not None:
+                assets.append(NewAsset(area, "", None))
+        items.append(None if sku is None or copies is None else NewItem(None, sku, copies, DEFAULT_SIZING, attributes, None, assets))
+    if country is None or raw_items is None or any(item is None for item in items):
+        return None
+    return QuoteRequest(method, country, currency, items)  # type: ignore[arg-type]
+
+
+def _money(amount: Decimal, currency: str) -> dict:
+    return {"amount": money_string(amount, currency), "currency": currency}
+
+
+def quotes_document(result: QuoteResult, request: QuoteRequest) -> dict:
+    currency = result.currency
+    quotes = []
+    for allocation in result.allocations:
+        quotes.append({
+            "shipmentMethod": allocation.method,
+            "costSummary": {
+                "items": _money(allocation.items_total, currency),
+                "shipping": _money(allocation.shipping_total, currency),
+            },
+            "shipments": [
+                {
+                    "carrier": {"name": shipment.rate.carrier, "service": shipment.rate.service},
+                    "fulfillmentLocation": {"countryCode": shipment.lab.country_code, "labCode": shipment.lab.code},
+                    "cost": _money(shipment.cost, currency),
+                    "items": [result.item_ids[p] for p in shipment.positions],
+                }
+                for shipment in allocation.shipments
+            ],
+            "items": [
+                {
+                    "id": result.item_ids[line.position],
+                    "sku": line.sku,
+                    "copies": line.copies,
+                    "unitCost": _money(line.unit_cost, currency),
+                    "attributes": request.items[line.position].attributes,
+                    "assets": [{"printArea": a.print_area} for a in request.items[line.position].assets],
+                }
+                for line in allocation.lines
+            ],
+        })
+    return {
+        "quotes": quotes,
+        "issues": [{"errorCode": i.error_code, "description": i.description} for i in result.issues],
+    }
+
+
+def product_document(product: Product) -> dict:
+    return {
+        "sku": product.sku,
+        "description": product.description,
+        "productDimensions": {
+            "width": orjson.Fragment(format(product.width, "f")),
+            "height": orjson.Fragment(format(product.height, "f")),
+            "units": product.units,
+        },
+        "attributes": {name: list(values) for name, values in product.attributes.items()},
+        "printAreas": {name: {"required": required} for name, required in product.print_areas.items()},
+        "variants": [
+            {
+                "attributes": dict(variant.attributes),
+                "shipsTo": sorted(variant.ships_to),
+                "printAreaSizes": {
+                    area: {"horizontalResolution": size.horizontal, "verticalResolution": size.vertical}
+                    for area, size in variant.print_area_sizes.items()
+                },
+            }
+            for variant in product.variants
+        ],
+    }
+
+
+def parse_spine_request(raw: Any, failures: FailureCollector) -> tuple[str | None, str | None, int | None]:
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None, None, None
+    obj = _Object(raw, "")
+    sku = _string(obj, "sku", failures, required=True)
+    country = _string(obj, "destinationCountryCode", failures, required=True)
+    _string(obj, "state", failures, required=False)
+    pages = obj.get("numberOfPages")
+    if pages is _MISSING or pages is None:
+        failures.add("numberOfPages", "Required", None)
+        pages = None
+    elif isinstance(pages, bool) or not isinstance(pages, int):
+        failures.add("numberOfPages", "MustBeAnInteger", pages)
+        pages = None
+    return sku, country, pages

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from printwork.core.countries import is_currency
@@ -128,3 +128,14 @@ def revoke_key(session: Session, key_or_prefix: str) -> int:
         raise InvalidMerchantInput(f"{key_or_prefix!r} matches {len(matched)} keys; give the whole key")
     session.execute(update(ApiKey).where(ApiKey.id.in_(matched)).values(revoked_at=utcnow()))
     return len(matched)
+
+
+def billing_currency(database, merchant_id: int) -> str:
+    rows = database.fast.fetch_all(
+        "merchant-billing-currency",
+        lambda: select(Merchant.billing_currency).where(Merchant.id == bindparam("merchant_id")),
+        {"merchant_id": merchant_id},
+    )
+    if not rows:
+        raise EntityNotFound(f"merchant {merchant_id} not found")
+    return rows[0][0]

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from printwork.core.catalog.domain import SHIPPING_METHODS, Catalog
 from printwork.core.countries import is_country, is_currency
 from printwork.core.errors import FailureCollector
-from printwork.core.orders.domain import METADATA_MAX_CHARS, SIZINGS, NewOrder
+from printwork.core.orders.domain import METADATA_MAX_CHARS, SIZINGS, NewItem, NewOrder
 
 
 MAX_AMOUNT = Decimal(10) ** 12
@@ -34,23 +34,37 @@ def canonical_amount(value: object) -> str | None:
 
 def check_new_order(order: NewOrder, catalog: Catalog, failures: FailureCollector) -> None:
     """Adds a failure for every rule `order` breaks; canonicalises SKUs, attributes and print areas."""
-    if order.shipping_method not in SHIPPING_METHODS:
+    method_ok = order.shipping_method in SHIPPING_METHODS
+    if not method_ok:
         failures.add("shippingMethod", "InvalidValue", order.shipping_method)
-    country = order.recipient.address.country_code
-    if not is_country(country) or len(country) != 2:
-        failures.add("recipient.address.countryCode", "InvalidCountryCode", country)
-        country = None
+    country = check_country(order.recipient.address.country_code, "recipient.address.countryCode", failures)
     if order.metadata_json is not None and len(order.metadata_json) > METADATA_MAX_CHARS:
         failures.add("metadata", "MaxLengthExceeded", len(order.metadata_json))
-
     for i, item in enumerate(order.items):
+        if item.sizing not in SIZINGS:
+            failures.add(f"items[{i}].sizing", "InvalidValue", item.sizing)
+        if item.recipient_cost is not None and not is_currency(item.recipient_cost.currency):
+            failures.add(f"items[{i}].recipientCost.currency", "InvalidCurrencyCode", item.recipient_cost.currency)
+    check_items(order.items, catalog, country, (order.shipping_method,) if method_ok else (), failures)
+
+
+def check_country(code: str, path: str, failures: FailureCollector) -> str | None:
+    """The upper-case ISO 3166 alpha-2 code, or None after adding a failure."""
+    if not is_country(code) or len(code) != 2:
+        failures.add(path, "InvalidCountryCode", code)
+        return None
+    return code.upper()
+
+
+def check_items(
+    items: list[NewItem], catalog: Catalog, country: str | None, methods: tuple[str, ...], failures: FailureCollector
+) -> None:
+    """The item rules orders and quotes share: SKU, copies, attributes, print areas, and that
+    some lab can send each item to `country` by one of `methods` (all failing -> a failure)."""
+    for i, item in enumerate(items):
         where = f"items[{i}]"
         if item.copies < 1:
             failures.add(f"{where}.copies", "MustBeGreaterThanZero", item.copies)
-        if item.sizing not in SIZINGS:
-            failures.add(f"{where}.sizing", "InvalidValue", item.sizing)
-        if item.recipient_cost is not None and not is_currency(item.recipient_cost.currency):
-            failures.add(f"{where}.recipientCost.currency", "InvalidCurrencyCode", item.recipient_cost.currency)
         product = catalog.product(item.sku)
         if product is None:
             failures.add(f"{where}.sku", "SkuNotFound", item.sku)
@@ -89,12 +103,12 @@ def check_new_order(order: NewOrder, catalog: Catalog, failures: FailureCollecto
         if country is None or len(chosen) != len(product.attributes):
             continue
         variant = product.variant_for(chosen)
-        if variant is None or country.upper() not in variant.ships_to:
+        if variant is None or country not in variant.ships_to:
             failures.add(f"{where}.sku", "NotAvailableForDestination", product.sku)
-        elif order.shipping_method in SHIPPING_METHODS and not catalog.can_ship(
-            product.sku, country.upper(), order.shipping_method
-        ):
-            failures.add("shippingMethod", "NotAvailableForDestination", order.shipping_method)
+        elif len(methods) == 1 and not catalog.can_ship(product.sku, country, methods[0]):
+            failures.add("shippingMethod", "NotAvailableForDestination", methods[0])
+        elif methods and not any(catalog.can_ship(product.sku, country, m) for m in methods):
+            failures.add(f"{where}.sku", "NotAvailableForDestination", product.sku)
 
 
 def unavailable_item_positions(order: NewOrder, catalog: Catalog) -> list[int]:

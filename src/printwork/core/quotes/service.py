@@ -1,0 +1,72 @@
+"""Quotes: what a basket would cost, per shipping method, priced exactly as an order would be."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from printwork.core.catalog.domain import SHIPPING_METHODS, Catalog
+from printwork.core.countries import is_currency
+from printwork.core.errors import FailureCollector
+from printwork.core.orders.domain import NewItem
+from printwork.core.orders.rules import check_country, check_items
+from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate
+
+US_SALES_TAX_WARNING = "destinationCountryCode.UsSalesTaxWarning"
+METHOD_UNAVAILABLE = "shippingMethod.NotAvailableForDestination"
+
+
+@dataclass
+class QuoteRequest:
+    shipping_method: str | None  # None: quote every method
+    destination_country_code: str
+    currency_code: str | None  # None: the merchant's billing currency
+    items: list[NewItem]
+
+
+@dataclass(frozen=True)
+class QuoteIssue:
+    error_code: str
+    description: str
+
+
+@dataclass
+class QuoteResult:
+    currency: str
+    item_ids: list[str]
+    allocations: list[Allocation]
+    issues: list[QuoteIssue] = field(default_factory=list)
+
+
+def create_quotes(
+    request: QuoteRequest, catalog: Catalog, billing_currency: str, failures: FailureCollector
+) -> QuoteResult:
+    """Check the request (adding to `failures`, raised together), then price it per method."""
+    method = request.shipping_method
+    if method is not None and method not in SHIPPING_METHODS:
+        failures.add("shippingMethod", "InvalidValue", method)
+        method = None
+    country = check_country(request.destination_country_code, "destinationCountryCode", failures)
+    currency = (request.currency_code or billing_currency).upper()
+    if request.currency_code is not None and not is_currency(request.currency_code):
+        failures.add("currencyCode", "InvalidCurrencyCode", request.currency_code)
+    elif currency not in catalog.exchange_rates:
+        failures.add("currencyCode", "UnsupportedCurrency", request.currency_code or currency)
+    methods = (method,) if method else SHIPPING_METHODS
+    check_items(request.items, catalog, country, methods, failures)
+    failures.raise_if_any()
+
+    lines = [BasketLine(item.sku, item.copies) for item in request.items]
+    allocations, issues = [], []
+    for candidate in methods:
+        try:
+            allocations.append(allocate(catalog, lines, country, candidate, currency))
+        except NotAllocatable:
+            # Only reachable when quoting every method: each item has at least one (checked).
+            issues.append(QuoteIssue(METHOD_UNAVAILABLE, f"{candidate} shipping is not available to {country} for every item."))
+    if not allocations:
+        failures.add("destinationCountryCode", "NotAvailableForDestination", country)
+        failures.raise_if_any()
+    if country == "US":
+        issues.append(QuoteIssue(US_SALES_TAX_WARNING, "Prices may be subject to US sales tax, which is not included."))
+    return QuoteResult(currency, [f"qit_{uuid.uuid4().hex}" for _ in request.items], allocations, issues)
