@@ -31,7 +31,15 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import EXAMPLE_ORDER  # noqa: E402
 
-TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10}
+TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10, "quote": 0.12, "quote-varied": 0.12}
+QUOTE = {
+    "destinationCountryCode": "FR",
+    "items": [
+        {"sku": "GLOBAL-CAN-10X10", "copies": 2, "attributes": {"wrap": "ImageWrap"}, "assets": [{"printArea": "default"}]},
+        {"sku": "GLOBAL-TECH-IP11P-FC-CP", "copies": 1, "attributes": {}, "assets": [{"printArea": "default"}]},
+        {"sku": "GLOBAL-PHO-4X6", "copies": 24, "assets": [{"printArea": "default"}]},
+    ],
+}
 P99_LIMIT_MS = 25.0
 
 
@@ -88,11 +96,31 @@ def lua(method: str, path: str, key: str, body: bytes | None, workdir: Path, nam
     return script
 
 
+def varied_quote_lua(key: str, workdir: Path) -> Path:
+    """The same 3-item basket with random copies (1-60 each), so almost every quote is new."""
+    template = json.dumps(QUOTE).replace('"copies": 2', '"copies": %d').replace('"copies": 1', '"copies": %d').replace(
+        '"copies": 24', '"copies": %d')
+    script = workdir / "quote-varied.lua"
+    script.write_text(
+        "\n".join([
+            'wrk.method = "POST"',
+            'wrk.headers["Content-Type"] = "application/json"',
+            f'wrk.headers["X-API-Key"] = "{key}"',
+            f"local template = [==[{template}]==]",
+            "request = function()",
+            '  local body = string.format(template, math.random(1, 60), math.random(1, 60), math.random(1, 60))',
+            '  return wrk.format("POST", "/v4.0/quotes", nil, body)',
+            "end",
+        ]) + "\n"
+    )
+    return script
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="Alternating runs per endpoint; the median is reported.")
-    parser.add_argument("--only", choices=["create", "get", "list"], action="append", help="Run only these endpoints.")
+    parser.add_argument("--only", choices=sorted(TARGETS), action="append", help="Run only these endpoints.")
     parser.add_argument("--database-url", default=None, help="Benchmark against this database instead of fresh SQLite.")
     options = parser.parse_args()
     if not shutil.which("wrk"):
@@ -128,10 +156,16 @@ def main() -> None:
         (payloads / "create.json").write_bytes(created.content)
         (payloads / "get.json").write_bytes(httpx.get(f"{base}/v4.0/orders/{order_id}", headers=headers).content)
         (payloads / "list.json").write_bytes(httpx.get(f"{base}/v4.0/orders?top=10", headers=headers).content)
+        quote_body = json.dumps(QUOTE).encode()
+        quoted = httpx.post(f"{base}/v4.0/quotes", content=quote_body, headers={**headers, "Content-Type": "application/json"})
+        quoted.raise_for_status()
+        (payloads / "quote.json").write_bytes(quoted.content)
         scripts = {
             "create": lua("POST", "/v4.0/orders", key, body, workdir, "create"),
             "get": lua("GET", f"/v4.0/orders/{order_id}", key, None, workdir, "get"),
             "list": lua("GET", "/v4.0/orders?top=10", key, None, workdir, "list"),
+            "quote": lua("POST", "/v4.0/quotes", key, quote_body, workdir, "quote"),
+            "quote-varied": varied_quote_lua(key, workdir),
         }
         bare_port = free_port()
         servers.append(start_server(["bench.bare_app:app", "--port", str(bare_port)], dict(env, BARE_PAYLOAD_DIR=str(payloads))))

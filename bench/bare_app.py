@@ -13,6 +13,7 @@ PAYLOADS = Path(os.environ["BARE_PAYLOAD_DIR"])
 CREATE = (PAYLOADS / "create.json").read_bytes()
 GET = (PAYLOADS / "get.json").read_bytes()
 LIST = (PAYLOADS / "list.json").read_bytes()
+QUOTE = (PAYLOADS / "quote.json").read_bytes()
 
 
 async def app(scope, receive, send):
@@ -23,7 +24,7 @@ async def app(scope, receive, send):
             message = await receive()
             if not message.get("more_body"):
                 break
-        body = CREATE
+        body = QUOTE if scope["path"].rstrip("/").endswith("/quotes") else CREATE
     elif scope["path"].rstrip("/").endswith("/orders"):
         body = LIST
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 import pycountry
 
@@ -29,5 +30,6 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency.upper(), 2)
 
 
+@lru_cache(maxsize=512)
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))

@@ -37,7 +37,6 @@ from printwork.core.orders.domain import (
     parse_order_id,
 )
 from printwork.core.orders.rules import canonical_amount
-from printwork.core.pricing.money import money_string
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
 RENDITION_FORMAT = "prodigi_v4"
@@ -452,7 +451,8 @@ def parse_quote_request(raw: Any, failures: FailureCollector) -> QuoteRequest | 
 
 
 def _money(amount: Decimal, currency: str) -> dict:
-    return {"amount": money_string(amount, currency), "currency": currency}
+    # Allocation figures are already rounded to the currency, and totals are sums of them.
+    return {"amount": format(amount, "f"), "currency": currency}
 
 
 def quotes_document(result: QuoteResult, request: QuoteRequest) -> dict:

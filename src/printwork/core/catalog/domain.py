@@ -98,7 +98,7 @@ class Lab:
     rates: tuple[ShippingRate, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Catalog:
     revision: int
     base_currency: str
@@ -106,12 +106,20 @@ class Catalog:
     labs: dict[str, Lab]
     zones: dict[str, frozenset[str]]
     exchange_rates: dict[str, Decimal]  # currency -> units per one base unit
+    # Figures derived from the above (converted prices), kept as long as this catalogue is.
+    memo: dict = field(default_factory=dict, repr=False)
 
     def product(self, sku: str) -> Product | None:
         return self.products.get(sku.upper())
 
     def rate_for(self, lab: Lab, country_code: str, method: str) -> ShippingRate | None:
         """The lab's rate to a country: an exact country rate beats a zone rate, which beats `*`."""
+        key = ("rate", lab.code, country_code, method)
+        if key not in self.memo:
+            self.memo[key] = self._find_rate(lab, country_code, method)
+        return self.memo[key]
+
+    def _find_rate(self, lab: Lab, country_code: str, method: str) -> ShippingRate | None:
         best: ShippingRate | None = None
         best_rank = 99
         for rate in lab.rates:
@@ -130,10 +138,16 @@ class Catalog:
         return best
 
     def labs_making(self, sku: str) -> list[Lab]:
-        return [lab for lab in self.labs.values() if sku in lab.unit_costs]
+        key = ("labs making", sku)
+        if key not in self.memo:
+            self.memo[key] = [lab for lab in self.labs.values() if sku in lab.unit_costs]
+        return self.memo[key]
 
     def can_ship(self, sku: str, country_code: str, method: str) -> bool:
-        return any(self.rate_for(lab, country_code, method) for lab in self.labs_making(sku))
+        key = ("can ship", sku, country_code, method)
+        if key not in self.memo:
+            self.memo[key] = any(self.rate_for(lab, country_code, method) for lab in self.labs_making(sku))
+        return self.memo[key]
 
     def reachable_countries(self, sku: str, all_countries: frozenset[str]) -> frozenset[str]:
         reachable: set[str] = set()

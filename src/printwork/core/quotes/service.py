@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 
 from printwork.core.catalog.domain import SHIPPING_METHODS, Catalog
@@ -10,7 +10,7 @@ from printwork.core.countries import is_currency
 from printwork.core.errors import FailureCollector
 from printwork.core.orders.domain import NewItem
 from printwork.core.orders.rules import check_country, check_items
-from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate
+from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate_each
 
 US_SALES_TAX_WARNING = "destinationCountryCode.UsSalesTaxWarning"
 METHOD_UNAVAILABLE = "shippingMethod.NotAvailableForDestination"
@@ -58,15 +58,15 @@ def create_quotes(
 
     lines = [BasketLine(item.sku, item.copies) for item in request.items]
     allocations, issues = [], []
-    for candidate in methods:
-        try:
-            allocations.append(allocate(catalog, lines, country, candidate, currency))
-        except NotAllocatable:
+    for candidate, allocation in zip(methods, allocate_each(catalog, lines, country, methods, currency)):
+        if isinstance(allocation, NotAllocatable):
             # Only reachable when quoting every method: each item has at least one (checked).
             issues.append(QuoteIssue(METHOD_UNAVAILABLE, f"{candidate} shipping is not available to {country} for every item."))
+        else:
+            allocations.append(allocation)
     if not allocations:
         failures.add("destinationCountryCode", "NotAvailableForDestination", country)
         failures.raise_if_any()
     if country == "US":
         issues.append(QuoteIssue(US_SALES_TAX_WARNING, "Prices may be subject to US sales tax, which is not included."))
-    return QuoteResult(currency, [f"qit_{uuid.uuid4().hex}" for _ in request.items], allocations, issues)
+    return QuoteResult(currency, [f"qit_{os.urandom(16).hex()}" for _ in request.items], allocations, issues)
