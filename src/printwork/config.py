@@ -27,6 +27,7 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a process may reuse an API key lookup; a revoked key stops working after at most this.",
     )
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     write_batch_max: int = Field(default=64, ge=1, description="Most order writes committed in one transaction.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 

@@ -23,7 +23,7 @@ from printwork.api.context import AppContext, new_trace_parent
 from printwork.api.prodigi_v4 import routes as v4
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.config import Settings, get_settings
-from printwork.core.errors import EntityNotFound, ValidationFailed
+from printwork.core.errors import EntityNotFound, Failure, ValidationFailed
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 
@@ -45,6 +45,10 @@ def v4_error(exc: Exception, trace: str):
         return error_response("NotAuthenticated", 401, trace)
     if isinstance(exc, v4.InvalidContentType):
         return error_response("InvalidContentType", 415, trace)
+    if isinstance(exc, v4.BodyTooLarge):
+        failures = {"body": [Failure("TooLarge", exc.size)]}
+        return error_response("ValidationFailed", 413, trace, failures=failures,
+                              message="The request body is larger than this server accepts.")
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
             return error_response("EndpointDoesNotExist", 404, trace)

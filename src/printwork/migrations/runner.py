@@ -27,7 +27,6 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def current_heads(database_url: str) -> set[str]:
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
     from printwork.db import make_engine
 

@@ -138,3 +138,23 @@ def test_a_failed_write_changes_nothing(client, headers, order_payload, monkeypa
     monkeypatch.undo()
     assert client.get("/v4.0/orders", headers=headers).json()["orders"] == []
     assert client.post("/v4.0/orders", json=order_payload(), headers=headers).status_code == 200
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole(client, headers, settings, order_payload):
+    import json
+
+    body = order_payload()
+    body["items"] = body["items"] * 5000  # about 2.5 MB
+    response = client.post("/v4.0/orders", content=json.dumps(body), headers=headers)
+    assert response.status_code == 413
+    data = response.json()
+    assert data["outcome"] == "ValidationFailed" and data["failures"]["body"][0]["code"] == "TooLarge"
+    assert client.get("/v4.0/orders", headers=headers).json()["orders"] == []
+
+
+def test_a_large_but_reasonable_order_is_accepted(client, headers, order_payload):
+    body = order_payload()
+    body["items"] = body["items"] * 200
+    response = client.post("/v4.0/orders", json=body, headers=headers)
+    assert response.status_code == 200, response.text[:300]
+    assert len(response.json()["order"]["items"]) == 200

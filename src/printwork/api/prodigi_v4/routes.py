@@ -14,11 +14,10 @@ from printwork.api.prodigi_v4 import translate
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.core.catalog.spine import spine_width_mm
 from printwork.core.errors import EntityNotFound, Failure, FailureCollector, ValidationFailed
-from printwork.core.merchants.service import billing_currency
-from printwork.core.quotes import service as quotes
-from printwork.core.merchants.service import Owner
+from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import parse_order_id
+from printwork.core.quotes import service as quotes
 from printwork.db import Writes
 
 JSON = "application/json"
@@ -30,6 +29,11 @@ class NotAuthenticated(Exception):
 
 class InvalidContentType(Exception):
     pass
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
 
 
 def context(request: Request) -> AppContext:
@@ -72,7 +76,7 @@ async def json_body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     is_json = media_type == JSON or media_type.endswith("+json")
-    body = await request.body()
+    body = await _read_capped(request, context(request).settings.max_request_bytes)
     if not body.strip():
         return None
     if not is_json and media_type not in ("", "application/x-www-form-urlencoded"):
@@ -81,6 +85,20 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ValidationFailed({"body": [Failure("MalformedJson", None)]}) from None
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refusing it as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def order_id_from_path(raw: str) -> int:
