@@ -32,9 +32,12 @@ from printwork.core.orders.domain import (
     OrderView,
     Recipient,
     asset_public_id,
+    charge_item_public_id,
+    charge_public_id,
     item_public_id,
     order_public_id,
     parse_order_id,
+    shipment_public_id,
 )
 from printwork.core.orders.rules import canonical_amount
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
@@ -285,8 +288,37 @@ def order_document(view: OrderView) -> dict:
         }
         if stage_visible
         else None,
-        "charges": [],
-        "shipments": [],
+        "charges": [
+            {
+                "id": charge_public_id(charge.id),
+                "chargeType": charge.charge_type,
+                "prodigiInvoiceNumber": charge.invoice_number,
+                "totalCost": _cost(charge.total),
+                "items": [
+                    {
+                        "id": charge_item_public_id(ci.id),
+                        "shipmentId": None if ci.shipment_id is None else shipment_public_id(ci.shipment_id),
+                        "itemId": None if ci.item_id is None else item_public_id(ci.item_id),
+                        "cost": _cost(ci.cost),
+                    }
+                    for ci in charge.items
+                ],
+            }
+            for charge in view.charges
+        ],
+        "shipments": [
+            {
+                "id": shipment_public_id(shipment.id),
+                "status": shipment.status,
+                "carrier": {"name": shipment.carrier, "service": shipment.service},
+                "tracking": None if shipment.tracking_number is None else {
+                    "url": shipment.tracking_url, "number": shipment.tracking_number},
+                "dispatchDate": None if shipment.dispatch_date is None else _timestamp(shipment.dispatch_date),
+                "items": [{"itemId": item_public_id(item_id)} for item_id in shipment.item_ids],
+                "fulfillmentLocation": {"countryCode": shipment.lab_country_code, "labCode": shipment.lab_code},
+            }
+            for shipment in view.shipments
+        ],
         "recipient": {
             "name": view.recipient.name,
             "email": view.recipient.email,

@@ -107,6 +107,37 @@ class IssueView:
 
 
 @dataclass
+class ShipmentView:
+    id: int
+    status: str
+    carrier: str
+    service: str
+    tracking_number: str | None
+    tracking_url: str | None
+    dispatch_date: datetime | None
+    item_ids: list[int]
+    lab_country_code: str
+    lab_code: str
+
+
+@dataclass
+class ChargeItemView:
+    id: int
+    shipment_id: int | None
+    item_id: int | None
+    cost: Cost
+
+
+@dataclass
+class ChargeView:
+    id: int
+    charge_type: str
+    invoice_number: str | None
+    total: Cost
+    items: list[ChargeItemView]
+
+
+@dataclass
 class StatusDetails:
     download_assets: str
     print_ready_assets_prepared: str
@@ -133,6 +164,8 @@ class OrderView:
     packing_slip_url: str | None
     packing_slip_status: str | None
     metadata_json: str | None
+    shipments: list[ShipmentView] = field(default_factory=list)
+    charges: list[ChargeView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -152,6 +185,18 @@ def order_public_id(order_id: int) -> str:
 
 def item_public_id(item_id: int) -> str:
     return f"ori_{item_id}"
+
+
+def shipment_public_id(shipment_id: int) -> str:
+    return f"shp_{shipment_id}"
+
+
+def charge_public_id(charge_id: int) -> str:
+    return f"chg_{charge_id}"
+
+
+def charge_item_public_id(charge_item_id: int) -> str:
+    return f"chi_{charge_item_id}"
 
 
 def asset_public_id(asset_id: int) -> str:

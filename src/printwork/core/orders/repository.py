@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from sqlalchemy import Integer, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -11,15 +12,29 @@ from printwork.core.merchants.service import Owner
 from printwork.core.orders.domain import (
     Address,
     AssetView,
+    ChargeItemView,
+    ChargeView,
     Cost,
     IssueView,
     ItemView,
     OrderListQuery,
     OrderView,
     Recipient,
+    ShipmentView,
     StatusDetails,
 )
-from printwork.core.orders.models import Order, OrderAsset, OrderIssue, OrderItem, OrderRendition
+from printwork.core.orders.models import (
+    Charge,
+    ChargeItem,
+    Order,
+    OrderAsset,
+    OrderIssue,
+    OrderItem,
+    OrderRendition,
+    Shipment,
+    ShipmentItem,
+)
+from printwork.core.pricing.money import money_string
 from printwork.db import Database, RawWriter
 
 orders_t = Order.__table__
@@ -27,6 +42,10 @@ items_t = OrderItem.__table__
 assets_t = OrderAsset.__table__
 issues_t = OrderIssue.__table__
 renditions_t = OrderRendition.__table__
+shipments_t = Shipment.__table__
+shipment_items_t = ShipmentItem.__table__
+charges_t = Charge.__table__
+charge_items_t = ChargeItem.__table__
 
 
 def _owned(owner: Owner):
@@ -136,6 +155,41 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
         issues.setdefault(row["order_id"], []).append(
             IssueView(row["object_id"], row["error_code"], row["description"])
         )
+    shipments: dict[int, list[ShipmentView]] = {}
+    shipments_by_id: dict[int, ShipmentView] = {}
+    for row in session.execute(
+        select(shipments_t).where(shipments_t.c.order_id.in_(order_ids)).order_by(shipments_t.c.order_id, shipments_t.c.position)
+    ).mappings():
+        view = ShipmentView(
+            id=row["id"], status=row["status"], carrier=row["carrier"], service=row["service"],
+            tracking_number=row["tracking_number"], tracking_url=row["tracking_url"], dispatch_date=row["dispatch_date"],
+            item_ids=[], lab_country_code=row["lab_country_code"], lab_code=row["lab_code"],
+        )
+        shipments.setdefault(row["order_id"], []).append(view)
+        shipments_by_id[row["id"]] = view
+    if shipments_by_id:
+        for shipment_id, item_id in session.execute(
+            select(shipment_items_t.c.shipment_id, shipment_items_t.c.item_id)
+            .where(shipment_items_t.c.shipment_id.in_(list(shipments_by_id)))
+            .order_by(shipment_items_t.c.shipment_id, shipment_items_t.c.item_id)
+        ):
+            shipments_by_id[shipment_id].item_ids.append(item_id)
+    charges: dict[int, list[ChargeView]] = {}
+    charges_by_id: dict[int, ChargeView] = {}
+    for row in session.execute(
+        select(charges_t).where(charges_t.c.order_id.in_(order_ids)).order_by(charges_t.c.order_id, charges_t.c.id)
+    ).mappings():
+        view = ChargeView(row["id"], row["charge_type"], row["invoice_number"],
+                          Cost(_amount(row["total_amount"], row["currency"]), row["currency"]), [])
+        charges.setdefault(row["order_id"], []).append(view)
+        charges_by_id[row["id"]] = view
+    if charges_by_id:
+        for row in session.execute(
+            select(charge_items_t).where(charge_items_t.c.charge_id.in_(list(charges_by_id))).order_by(charge_items_t.c.id)
+        ).mappings():
+            charges_by_id[row["charge_id"]].items.append(
+                ChargeItemView(row["id"], row["shipment_id"], row["item_id"], Cost(_amount(row["amount"], row["currency"]), row["currency"]))
+            )
     views = {}
     for row in session.execute(select(orders_t).where(orders_t.c.id.in_(order_ids))).mappings():
         views[row["id"]] = OrderView(
@@ -173,8 +227,15 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
             packing_slip_url=row["packing_slip_url"],
             packing_slip_status=row["packing_slip_status"],
             metadata_json=row["metadata_json"],
+            shipments=shipments.get(row["id"], []),
+            charges=charges.get(row["id"], []),
         )
     return views
+
+
+def _amount(value, currency: str) -> str:
+    """A stored Numeric as the currency's decimal string (the column keeps four places)."""
+    return money_string(Decimal(value), currency)
 
 
 # The hottest reads skip the ORM session: statements are compiled once per shape and run on
