@@ -194,13 +194,14 @@ async def get_product(request: Request) -> Response:
 
 async def spine(request: Request) -> Response:
     authenticate(request)
-    raw = await json_body(request)
-    failures = FailureCollector()
-    if raw is None:
-        failures.add("body", "Required", None)
-    sku, country, pages = translate.parse_spine_request(raw, failures) if raw is not None else (None, None, None)
     ctx = context(request)
+    failures = FailureCollector()
     try:
+        raw = await json_body(request)
+        if raw is None:
+            failures.add("body", "Required", None)
+            failures.raise_if_any()
+        sku, country, pages = translate.parse_spine_request(raw, failures)
         failures.raise_if_any()
         width = spine_width_mm(ctx.catalog.current(ctx.database), sku, country, pages, failures)
     except ValidationFailed as exc:
