@@ -126,7 +126,13 @@ def _allocate_each(
         if unplaceable:
             results.append(NotAllocatable(unplaceable))
             continue
-        choice = _cheapest_grouping(line_cost, {code: d[2] for code, d in deliveries.items()})
+        ship = {code: d[2] for code, d in deliveries.items()}
+        # Which labs can be dropped does not depend on the copies (they scale both sides).
+        kept_key = ("labs worth considering", tuple(line.sku for line in lines), country, method, currency)
+        kept = catalog.memo.get(kept_key)
+        if kept is None:
+            kept = catalog.memo[kept_key] = _labs_worth_considering(line_cost, ship)
+        choice = _cheapest_grouping(line_cost, ship, kept)
         prices = [{lab.code: price for lab, price, _ in line_offers} for line_offers in offers]
         allocated = tuple(
             AllocatedLine(p, lines[p].sku, lines[p].copies, prices[p][choice[p]], choice[p]) for p in range(len(lines))
@@ -167,18 +173,22 @@ def _unit_price(catalog: Catalog, lab: Lab, sku: str, currency: str) -> Decimal:
     return price
 
 
-def _cheapest_grouping(line_cost: list[dict[str, int]], ship: dict[str, int]) -> dict[int, str]:
+def _labs_worth_considering(line_cost: list[dict[str, int]], ship: dict[str, int]) -> list[str]:
+    lab_codes = sorted(ship)
+    return [code for code in lab_codes if not any(_beats(other, code, ship, line_cost) for other in lab_codes if other != code)]
+
+
+def _cheapest_grouping(line_cost: list[dict[str, int]], ship: dict[str, int], kept: list[str]) -> dict[int, str]:
     """Position -> lab code of the cheapest way to send every item (see the module docstring).
 
-    Labs another lab beats on shipping and on every item they make are dropped first (moving
-    their items to the better lab never costs more). Then every set of the remaining labs is a
+    Labs another lab beats on shipping and on every item they make have been dropped (moving
+    their items to the better lab never costs more). Every set of the remaining labs is a
     bit mask, priced as each item's cheapest lab in the set plus the shipping of every lab in
     it; both sums are built from the mask without its lowest lab, in whole minor units. A set
     with a lab no item uses costs at least as much as the set without it, which also wins the
-    tie on size, so the best set is exactly the labs its items use. Costs are whole minor units.
+    tie on size, so the best set is exactly the labs its items use. Costs are whole minor units;
+    `kept` are the labs left after dropping the beaten ones.
     """
-    lab_codes = sorted(ship)
-    kept = [code for code in lab_codes if not any(_beats(other, code, ship, line_cost) for other in lab_codes if other != code)]
     if len(kept) > MAX_EXHAUSTIVE_LABS:
         return {p: min(costs, key=lambda code: (costs[code], code)) for p, costs in enumerate(line_cost)}
     count = len(kept)
