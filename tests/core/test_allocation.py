@@ -69,3 +69,14 @@ def test_nothing_to_allocate_names_the_items():
     assert caught.value.positions == [1]
     with pytest.raises(NotAllocatable):
         allocate(cat, [BasketLine("X", 1)], "FR", "Express", "GBP")
+
+
+def test_remembered_figures_are_bounded():
+    cat = catalog(lab("a", "GB", "GBP", {"X": "1.00"}, "1.00"))
+    for copies in range(1, 30):
+        allocate(cat, [BasketLine("X", copies)], "FR", "Budget", "GBP")
+    assert 0 < len(cat.memo["allocations"]) <= 29
+    for n in range(10):
+        cat.remembered("bucket", n, lambda n=n: n * 2, limit=4)
+    assert len(cat.memo["bucket"]) <= 4
+    assert cat.remembered("bucket", 9, lambda: "not computed again", limit=4) == 18

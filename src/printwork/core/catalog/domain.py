@@ -18,6 +18,9 @@ def _same_ignoring_case(value: str, candidates) -> str | None:
     return next((candidate for candidate in candidates if candidate.lower() == lowered), None)
 
 
+_NOT_REMEMBERED = object()
+
+
 @dataclass(frozen=True)
 class PrintAreaSize:
     horizontal: int
@@ -111,6 +114,17 @@ class Catalog:
 
     def product(self, sku: str) -> Product | None:
         return self.products.get(sku.upper())
+
+    def remembered(self, bucket: str, key, compute, limit: int = 4096):
+        """`compute()` remembered under `key` in a bucket of at most `limit` entries (emptied
+        when full), for figures whose keys come from what clients send."""
+        store = self.memo.setdefault(bucket, {})
+        value = store.get(key, _NOT_REMEMBERED)
+        if value is _NOT_REMEMBERED:
+            if len(store) >= limit:
+                store.clear()
+            value = store[key] = compute()
+        return value
 
     def rate_for(self, lab: Lab, country_code: str, method: str) -> ShippingRate | None:
         """The lab's rate to a country: an exact country rate beats a zone rate, which beats `*`."""

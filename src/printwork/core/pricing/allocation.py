@@ -85,14 +85,10 @@ def allocate_each(
     Results are remembered by the catalogue (they are immutable and depend only on these
     arguments), since shops ask for the same baskets again and again.
     """
-    remembered = catalog.memo.setdefault("allocations", {})
-    key = (tuple(lines), country, methods, currency)
-    results = remembered.get(key)
-    if results is None:
-        if len(remembered) >= MAX_REMEMBERED_ALLOCATIONS:
-            remembered.clear()
-        results = remembered[key] = _allocate_each(catalog, lines, country, methods, currency)
-    return list(results)
+    return list(catalog.remembered(
+        "allocations", (tuple(lines), country, methods, currency),
+        lambda: _allocate_each(catalog, lines, country, methods, currency), MAX_REMEMBERED_ALLOCATIONS,
+    ))
 
 
 def _allocate_each(
@@ -128,10 +124,10 @@ def _allocate_each(
             continue
         ship = {code: d[2] for code, d in deliveries.items()}
         # Which labs can be dropped does not depend on the copies (they scale both sides).
-        kept_key = ("labs worth considering", tuple(line.sku for line in lines), country, method, currency)
-        kept = catalog.memo.get(kept_key)
-        if kept is None:
-            kept = catalog.memo[kept_key] = _labs_worth_considering(line_cost, ship)
+        kept = catalog.remembered(
+            "labs worth considering", (tuple(line.sku for line in lines), country, method, currency),
+            lambda: _labs_worth_considering(line_cost, ship),
+        )
         choice = _cheapest_grouping(line_cost, ship, kept)
         prices = [{lab.code: price for lab, price, _ in line_offers} for line_offers in offers]
         allocated = tuple(
