@@ -1,0 +1,104 @@
+"""Pixels: check an image without decoding it, and render a print-ready file from a plan.
+
+pyvips, chosen by bench/print_file.py: it streams, so a 4800x6000 print stays far inside a
+worker's memory budget, and it was the faster of the two at photo-print sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+
+from printwork.core.assets.geometry import SizingPlan
+
+# Beyond these an upload is treated as a decompression bomb, not a photograph.
+MAX_PIXELS = 400_000_000
+MAX_SIDE = 40_000
+
+SIGNATURES = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"%PDF-", "pdf"),
+)
+
+
+class UnusableImage(ValueError):
+    """The file cannot be printed; the message says why, for an issue description."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+
+def sniff(head: bytes) -> str | None:
+    """The format the first bytes of a file announce, whatever its name or Content-Type says."""
+    for signature, name in SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return None
+
+
+def inspect(path: Path, accepted: frozenset[str] = frozenset({"jpeg", "png", "tiff"})) -> ImageInfo:
+    """Format and size from the header alone; refuses other formats and pixel bombs."""
+    with open(path, "rb") as handle:
+        kind = sniff(handle.read(16))
+    if kind is None:
+        raise UnusableImage("the file is not a JPEG, PNG, TIFF or PDF")
+    if kind not in accepted:
+        raise UnusableImage(f"a {kind.upper()} file cannot be used for this product")
+    if kind == "pdf":
+        return ImageInfo(kind, 0, 0)
+    try:
+        image = pyvips.Image.new_from_file(str(path), access="sequential", fail=True)
+    except pyvips.Error as exc:
+        raise UnusableImage(f"the {kind.upper()} file cannot be read ({str(exc).splitlines()[0]})") from None
+    if image.width > MAX_SIDE or image.height > MAX_SIDE or image.width * image.height > MAX_PIXELS:
+        raise UnusableImage(f"the image is {image.width}x{image.height} pixels, more than can be printed")
+    # Sizes as the photo is meant to be seen: EXIF orientations 5-8 are turned a quarter.
+    if _orientation(image) in (5, 6, 7, 8):
+        return ImageInfo(kind, image.height, image.width)
+    return ImageInfo(kind, image.width, image.height)
+
+
+def _orientation(image: pyvips.Image) -> int:
+    return image.get("orientation") if image.get_typeof("orientation") else 1
+
+
+def render(source: Path, plan: SizingPlan, target: Path, *, quality: int = 92) -> None:
+    """Write `plan` applied to `source` as an sRGB JPEG of exactly `plan.canvas` pixels."""
+    # Random access measured faster than sequential here for crop-then-resize (bench/print_file.py)
+    # and stays inside a worker's memory budget for a 4800x6000 print.
+    image = pyvips.Image.new_from_file(str(source), access="random", fail=True).autorot()
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.interpretation not in ("srgb", "b-w"):
+        image = image.colourspace("srgb")
+    if plan.rotate:
+        image = image.rot90()
+    crop = plan.crop
+    if (crop.left, crop.top, crop.width, crop.height) != (0, 0, image.width, image.height):
+        image = image.crop(crop.left, crop.top, crop.width, crop.height)
+    width, height = plan.resized
+    image = image.resize(width / image.width, vscale=height / image.height, kernel="lanczos3")
+    # Rounding inside resize can leave a pixel over or under; the print area must be exact.
+    if (image.width, image.height) != (width, height):
+        image = image.gravity("centre", width, height, extend="copy")
+    if plan.canvas != plan.resized or plan.offset != (0, 0):
+        fill = [255] * image.bands
+        image = image.embed(plan.offset[0], plan.offset[1], plan.canvas[0], plan.canvas[1], background=fill)
+    image.jpegsave(str(target), Q=quality, strip=True)
+
+
+def thumbnail(source: Path, target: Path, longest_side: int = 400) -> None:
+    image = pyvips.Image.thumbnail(str(source), longest_side, height=longest_side, size="down")
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    image.jpegsave(str(target), Q=80, strip=True)
+
