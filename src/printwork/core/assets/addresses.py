@@ -60,8 +60,36 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
+def check_host(
+    host: str, port: int, *, allow_private: bool = False, resolve: Resolver = system_resolver,
+    permitted: Callable[[IPAddress], bool] = is_public,
+) -> list[IPAddress]:
+    """The addresses of `host` that may be connected to; raises RefusedAddress otherwise."""
+    host = host.strip("[]")
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(host, port)]
+        except (OSError, UnicodeError) as exc:
+            raise RefusedAddress(f"the host {host!r} could not be resolved ({exc})") from None
+        if not addresses:
+            raise RefusedAddress(f"the host {host!r} has no addresses")
+    if not allow_private:
+        refused = [str(a) for a in addresses if not permitted(a)]
+        if refused:
+            raise RefusedAddress(f"{host!r} resolves to a non-public address ({', '.join(refused)})")
+    return addresses
+
+
 def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = system_resolver) -> list[IPAddress]:
     """The addresses `url` may be fetched from; raises RefusedAddress otherwise."""
+    host, port = check_url_form(url)
+    return check_host(host, port, allow_private=allow_private, resolve=resolve)
+
+
+def check_url_form(url: str) -> tuple[str, int]:
+    """The host and port of an http(s) URL without credentials; raises RefusedAddress."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise RefusedAddress(f"only http and https URLs can be fetched, not {parts.scheme or 'no scheme'!r}")
@@ -73,19 +101,4 @@ def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = syst
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise RefusedAddress("the URL's port is not valid") from None
-    host = parts.hostname
-    try:
-        literal = ipaddress.ip_address(host)
-        addresses: list[IPAddress] = [literal]
-    except ValueError:
-        try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(host, port)]
-        except (OSError, UnicodeError) as exc:
-            raise RefusedAddress(f"the host {host!r} could not be resolved ({exc})") from None
-        if not addresses:
-            raise RefusedAddress(f"the host {host!r} has no addresses")
-    if not allow_private:
-        refused = [str(a) for a in addresses if not is_public(a)]
-        if refused:
-            raise RefusedAddress(f"{host!r} resolves to a non-public address ({', '.join(refused)})")
-    return addresses
+    return parts.hostname, port
