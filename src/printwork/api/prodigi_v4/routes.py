@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from printwork.core.quotes import service as quotes
 from printwork.db import Writes
 
 JSON = "application/json"
+T = TypeVar("T")
 
 
 class NotAuthenticated(Exception):
@@ -110,16 +112,23 @@ def order_id_from_path(raw: str) -> int:
     return order_id  # type: ignore[return-value]
 
 
-async def create_order(request: Request) -> Response:
-    owner = authenticate(request)
+async def parsed_body(request: Request, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
+    """The body read by `parse`, and the collector that may already hold its failures; a
+    missing body, or one `parse` could make nothing of, is answered at once."""
     raw = await json_body(request)
     failures = FailureCollector()
     if raw is None:
         failures.add("body", "Required", None)
         failures.raise_if_any()
-    new_order = translate.parse_new_order(raw, failures)
-    if new_order is None:
+    parsed = parse(raw, failures)
+    if parsed is None:
         failures.raise_if_any()
+    return parsed, failures  # type: ignore[return-value]
+
+
+async def create_order(request: Request) -> Response:
+    owner = authenticate(request)
+    new_order, failures = await parsed_body(request, translate.parse_new_order)
     ctx = context(request)
 
     def place(writes: Writes) -> orders.PlacedOrder:
@@ -163,14 +172,7 @@ async def list_orders(request: Request) -> Response:
 
 async def create_quote(request: Request) -> Response:
     owner = authenticate(request)
-    raw = await json_body(request)
-    failures = FailureCollector()
-    if raw is None:
-        failures.add("body", "Required", None)
-        failures.raise_if_any()
-    quote_request = translate.parse_quote_request(raw, failures)
-    if quote_request is None:
-        failures.raise_if_any()
+    quote_request, failures = await parsed_body(request, translate.parse_quote_request)
     ctx = context(request)
     catalog = ctx.catalog.current(ctx.database)
     result = quotes.create_quotes(quote_request, catalog, billing_currency(ctx.database, owner.merchant_id), failures)
@@ -195,13 +197,8 @@ async def get_product(request: Request) -> Response:
 async def spine(request: Request) -> Response:
     authenticate(request)
     ctx = context(request)
-    failures = FailureCollector()
     try:
-        raw = await json_body(request)
-        if raw is None:
-            failures.add("body", "Required", None)
-            failures.raise_if_any()
-        sku, country, pages = translate.parse_spine_request(raw, failures)
+        (sku, country, pages), failures = await parsed_body(request, translate.parse_spine_request)
         failures.raise_if_any()
         width = spine_width_mm(ctx.catalog.current(ctx.database), sku, country, pages, failures)
     except ValidationFailed as exc:
