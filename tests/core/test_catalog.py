@@ -35,9 +35,8 @@ def test_the_demo_catalogue_is_realistic(test_db):
     destinations = set().union(*(v.ships_to for p in catalog.products.values() for v in p.variants))
     assert destinations == COUNTRY_CODES
     for product in catalog.products.values():
-        for variant in product.variants:
-            for country in ("GB", "US", "AQ"):
-                assert catalog.can_ship(product.sku, country, "Budget")
+        for country in ("GB", "US", "AQ"):
+            assert catalog.can_ship(product.sku, country, "Budget")
 
 
 def test_problems_are_all_named_with_their_path():

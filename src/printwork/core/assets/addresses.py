@@ -74,7 +74,7 @@ def check_host(
         except (OSError, UnicodeError) as exc:
             raise RefusedAddress(f"the host {host!r} could not be resolved ({exc})") from None
         if not addresses:
-            raise RefusedAddress(f"the host {host!r} has no addresses")
+            raise RefusedAddress(f"the host {host!r} has no addresses") from None
     if not allow_private:
         refused = [str(a) for a in addresses if not permitted(a)]
         if refused:

@@ -126,7 +126,7 @@ def _allocate_each(
         # Which labs can be dropped does not depend on the copies (they scale both sides).
         kept = catalog.remembered(
             "labs worth considering", (tuple(line.sku for line in lines), country, method, currency),
-            lambda: _labs_worth_considering(line_cost, ship),
+            lambda line_cost=line_cost, ship=ship: _labs_worth_considering(line_cost, ship),
         )
         choice = _cheapest_grouping(line_cost, ship, kept)
         prices = [{lab.code: price for lab, price, _ in line_offers} for line_offers in offers]
