@@ -55,16 +55,18 @@ def place_order(
     render: Renderer,
     rendition_format: str,
 ) -> PlacedOrder:
-    """Validate and store a new order, or return the one already stored under its idempotency key.
+    """Return the order already stored under the idempotency key, else validate and store this one.
 
+    The key is looked up first, so a retry is answered with the stored order even if the
+    catalogue has changed since or the retried body differs (INVENTORY A-30).
     `failures` may already hold the surface's own shape failures; all are raised together.
     """
-    check_new_order(order, catalog, failures)
-    failures.raise_if_any()
     if order.idempotency_key is not None:
         existing = repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
         if existing is not None:
             return _already_exists(writes, owner, existing, render, rendition_format)
+    check_new_order(order, catalog, failures)
+    failures.raise_if_any()
     # Only a racing idempotency key can make the insert fail in a way we answer; the caller's
     # own savepoint covers every other failure.
     guard = writes.raw.savepoint() if order.idempotency_key is not None else nullcontext()
