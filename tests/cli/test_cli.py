@@ -126,3 +126,8 @@ def test_commands_refuse_an_unmigrated_database(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "list"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0
+
+
+def test_merchants_create_refuses_a_bad_currency(cli):
+    result = cli("merchants", "create", "Acme", "--currency", "XYZ", check=False)
+    assert result.returncode != 0 and "'XYZ' is not an ISO 4217 currency" in result.stderr
