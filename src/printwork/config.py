@@ -31,6 +31,49 @@ class Settings(BaseSettings):
     write_batch_max: int = Field(default=64, ge=1, description="Most order writes committed in one transaction.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 
+    # The order process
+    queue_url: str | None = Field(
+        default=None, description="redis://… for the job queue at scale; defaults to SQLite at DATA_DIR/queue.db."
+    )
+    worker_threads: int = Field(default=4, ge=1, le=64, description="Job threads per worker process.")
+    embedded_workers: bool = Field(default=True, description="`printwork serve` also runs the workers.")
+    sandbox_lab_delay_seconds: float = Field(
+        default=3.0, ge=0, description="How long the simulated sandbox lab takes per step (0 = at once)."
+    )
+    download_retry_delays_live: list[float] = Field(
+        default=[60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600],
+        description="Seconds to wait after each failed download attempt of a live order (9 waits, 10 attempts).",
+    )
+    download_retry_delays_sandbox: list[float] = Field(
+        default=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+        description="The same for sandbox orders: compressed, so a failing URL shows Error within a minute.",
+    )
+    download_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    download_connect_timeout: float = Field(default=10.0, gt=0)
+    download_read_timeout: float = Field(default=30.0, gt=0)
+    download_deadline: float = Field(default=300.0, gt=0, description="Seconds for one whole download attempt.")
+    allow_private_urls: bool = Field(
+        default=False, description="Fetch assets from loopback and private addresses too (development only)."
+    )
+    job_lease_seconds: float = Field(
+        default=420.0, gt=0, description="How long a job may hold an order before another may take it over."
+    )
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0)
+    reconcile_grace_seconds: float = Field(
+        default=30.0, ge=0, description="How long a due order may wait for its job before the reconciler re-drives it."
+    )
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Originals and print files are deleted this long after an order is submitted."
+    )
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -119,7 +119,7 @@ class Precompiled:
     still applied, so values are stored exactly as SQLAlchemy would store them.
     """
 
-    __slots__ = ("sql", "names", "processors", "defaults")
+    __slots__ = ("defaults", "names", "processors", "sql")
 
     def __init__(self, dialect, statement) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -228,4 +228,6 @@ class Writes:
         self.session = session
         self.raw = RawWriter(session, statements)
         self.memo: dict = {}
+        # Orders this transaction made due now; the queue hears of them after the commit.
+        self.due_orders: list[int] = []
         self.integrity_error = session.get_bind().dialect.loaded_dbapi.IntegrityError

@@ -23,9 +23,13 @@ _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, database: Database, max_batch: int = 64) -> None:
+    def __init__(
+        self, database: Database, max_batch: int = 64, after_commit: Callable[[list[int]], None] | None = None
+    ) -> None:
         self._database = database
         self._max_batch = max_batch
+        # Told, once per batch and only after its commit, which orders the batch made due.
+        self._after_commit = after_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -76,19 +80,27 @@ class GroupCommitter:
         try:
             with self._database.writes() as writes:
                 for work, future in batch:
+                    due_before = len(writes.due_orders)
                     try:
                         with writes.raw.savepoint():
                             outcomes.append((future, True, work(writes)))
                     except Exception as exc:  # noqa: BLE001 - handed to the caller that owns it
                         # Whatever the unit left in the ORM session was undone with its savepoint.
                         writes.session.expunge_all()
+                        del writes.due_orders[due_before:]
                         outcomes.append((future, False, exc))
+                due_orders = writes.due_orders
         except Exception as exc:  # the commit itself failed: nothing in the batch is durable
             log.exception("group commit of %d unit(s) failed", len(batch))
             for _, future in batch:
                 if not future.cancelled():
                     future.set_exception(exc)
             return
+        if due_orders and self._after_commit is not None:
+            try:
+                self._after_commit(due_orders)
+            except Exception:
+                log.exception("could not enqueue %d new order(s); the reconciler will pick them up", len(due_orders))
         for future, ok, value in outcomes:
             if future.cancelled():
                 continue

@@ -20,12 +20,20 @@ from starlette.routing import Router
 from starlette.types import Message, Receive, Scope, Send
 
 from printwork.api.context import AppContext, new_trace_parent
+from printwork.api.platform import routes as platform
 from printwork.api.prodigi_v4 import routes as v4
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.config import Settings, get_settings
-from printwork.core.errors import EntityNotFound, Failure, ValidationFailed
+from printwork.core.errors import (
+    Conflict,
+    EntityNotFound,
+    Failure,
+    Forbidden,
+    ValidationFailed,
+)
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
+from printwork.jobs import JobQueue, Workers
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,10 @@ def v4_error(exc: Exception, trace: str):
         return error_response("ValidationFailed", 400, trace, failures=exc.failures)
     if isinstance(exc, EntityNotFound):
         return error_response("EntityNotFound", 404, trace)
+    if isinstance(exc, Forbidden):
+        return error_response("Forbidden", 403, trace, message=str(exc))
+    if isinstance(exc, Conflict):
+        return error_response("Conflict", 409, trace, message=str(exc))
     if isinstance(exc, v4.NotAuthenticated):
         return error_response("NotAuthenticated", 401, trace)
     if isinstance(exc, v4.InvalidContentType):
@@ -65,6 +77,7 @@ class Printwork:
         self.fastapi = fastapi_app
         self.state = fastapi_app.state
         self.v4 = Router(routes=v4.routes)
+        self.platform = Router(routes=platform.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,14 +101,18 @@ class Printwork:
             await send(message)
 
         path = scope["path"]
-        if path[:6].lower() != V4_PREFIX:
+        if path[:6].lower() == V4_PREFIX:
+            scope["path"] = path.lower()  # v4 paths are case-insensitive (INVENTORY A-07)
+            router = self.v4
+        elif path.startswith(platform.PREFIXES):
+            router = self.platform
+        else:
             await self.fastapi(scope, receive, send_with_trace)
             return
-        scope["path"] = path.lower()  # v4 paths are case-insensitive (INVENTORY A-07)
         scope["app"] = self.fastapi  # handlers find the context here; routing raises 404/405
         try:
-            await self.v4(scope, receive, send_with_trace)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a v4 error body
+            await router(scope, receive, send_with_trace)
+        except Exception as exc:
             if started:
                 raise
             response = v4_error(exc, trace)
@@ -105,16 +122,23 @@ class Printwork:
             await response(scope, receive, send_with_trace)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Printwork:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, *, run_workers: bool = False
+) -> Printwork:
+    """The ASGI app; with `run_workers` it also runs the order process's workers in-process."""
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = settings or get_settings()
     database = database or Database(settings.resolved_database_url)
-    committer = GroupCommitter(database, max_batch=settings.write_batch_max)
-    context = AppContext(settings=settings, database=database, committer=committer)
+    jobs = JobQueue(settings, database)
+    committer = GroupCommitter(database, max_batch=settings.write_batch_max, after_commit=jobs.orders_due)
+    context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs)
+    workers = Workers(jobs, settings.worker_threads) if run_workers else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         committer.start()
+        if workers is not None:
+            workers.start()
         with database.read() as session:
             context.catalog.get(session)
         # What exists at start-up (modules, metadata, catalogue) lives as long as the process:
@@ -125,6 +149,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             yield
         finally:
             committer.stop()
+            if workers is not None:
+                workers.stop()
 
     fastapi_app = FastAPI(
         title="Printwork",

@@ -12,6 +12,7 @@ from printwork.core.catalog.service import CatalogCache
 from printwork.core.merchants.service import Owner, hash_key, owner_for_key
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
+from printwork.jobs import JobQueue
 
 
 class KeyCache:
@@ -65,6 +66,7 @@ class AppContext:
     settings: Settings
     database: Database
     committer: GroupCommitter
+    jobs: JobQueue
     catalog: CatalogCache = field(default_factory=CatalogCache)
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)

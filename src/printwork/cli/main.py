@@ -28,6 +28,10 @@ catalog_app = typer.Typer(help="The catalogue: products, labs, shipping rates, e
 app.add_typer(db_app, name="db")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(catalog_app, name="catalog")
+labs_app = typer.Typer(help="Labs' keys for the lab-facing API.", no_args_is_help=True)
+orders_app = typer.Typer(help="Move an order along by hand.", no_args_is_help=True)
+app.add_typer(labs_app, name="labs")
+app.add_typer(orders_app, name="orders")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -47,8 +51,11 @@ def _require_schema() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[bool | None, typer.Option(
+        "--workers/--no-workers", help="Also run the order process here (default: PRINTWORK_EMBEDDED_WORKERS).",
+    )] = None,
 ) -> None:
-    """Migrate, seed the demo data on first start, and serve the API in the foreground."""
+    """Migrate, seed the demo data on first start, and serve the API (and the workers) in the foreground."""
     import uvicorn
 
     from printwork.api.app import create_app
@@ -59,14 +66,19 @@ def serve(
     prepared = prepare(settings, database)
     host = host or settings.host
     port = port or settings.port
+    # Absolute URLs the workers write (thumbnails) name the address actually served.
+    settings = settings.model_copy(update={"host": host, "port": port})
     err.print(f"[bold]Printwork[/bold] serving on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
     if prepared.catalog_loaded:
         err.print("Loaded the demo catalogue.")
     if prepared.demo_key:
         err.print("Demo merchant sandbox API key (send it as the X-API-Key header):")
         print(prepared.demo_key, flush=True)
+    run_workers = settings.embedded_workers if workers is None else workers
+    if run_workers:
+        err.print(f"Order process running here with {settings.worker_threads} job thread(s).")
     uvicorn.run(
-        create_app(settings, database),
+        create_app(settings, database, run_workers=run_workers),
         host=host,
         port=port,
         loop="uvloop",
@@ -189,6 +201,134 @@ def catalog_export(
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"Wrote {output}.")
+
+
+@app.command()
+def worker(
+    threads: Annotated[int | None, typer.Option(help="Job threads (default: PRINTWORK_WORKER_THREADS).")] = None,
+) -> None:
+    """Run the order process (job threads and the reconciler) until interrupted."""
+    import signal
+
+    from printwork.jobs import JobQueue, Workers
+
+    _require_schema()
+    settings = get_settings()
+    jobs = JobQueue(settings, _database())
+    workers = Workers(jobs, threads or settings.worker_threads)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: workers.request_stop())
+    queue = settings.queue_url or str(settings.data_dir / "queue.db")
+    err.print(f"[bold]Printwork worker[/bold]: {threads or settings.worker_threads} thread(s), queue {queue}")
+    workers.start()
+    workers.wait()
+    err.print("Stopping: letting running jobs finish…")
+    workers.stop()
+
+
+@merchants_app.command("settings")
+def merchants_settings(
+    name: Annotated[str, typer.Argument(help="The merchant's name.")],
+    pause_minutes: Annotated[float | None, typer.Option(help="Hold new orders this long before fulfilment.")] = None,
+    pause_indefinite: Annotated[bool, typer.Option(help="Hold new orders until each is released.")] = False,
+    no_pause: Annotated[bool, typer.Option(help="Start new orders at once.")] = False,
+    pays_per_order: Annotated[bool | None, typer.Option("--pays-per-order/--invoiced",
+                                                         help="Each order waits for its payment to be authorised.")] = None,
+) -> None:
+    """Show or change a merchant's order settings (pause window, payment)."""
+    _require_schema()
+    if sum(bool(x) for x in (pause_minutes is not None, pause_indefinite, no_pause)) > 1:
+        err.print("[red]Give at most one of --pause-minutes, --pause-indefinite, --no-pause.[/red]")
+        raise typer.Exit(2)
+    if pause_minutes is not None and pause_minutes <= 0:
+        err.print("[red]--pause-minutes must be more than 0 (use --no-pause to turn the window off).[/red]")
+        raise typer.Exit(2)
+    try:
+        with _database().transaction() as session:
+            terms = merchants_service.update_settings(
+                session, name,
+                pause_seconds=None if pause_minutes is None else round(pause_minutes * 60),
+                pause_indefinite=pause_indefinite, no_pause=no_pause, pays_per_order=pays_per_order,
+            )
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    window = "until released" if terms.pause_indefinite else (
+        f"{terms.pause_seconds / 60:g} minute(s)" if terms.pause_seconds else "none")
+    print(f"{name}: pause window {window}; {'pays per order' if terms.pays_per_order else 'invoiced'}")
+
+
+@labs_app.command("create-key")
+def labs_create_key(lab_code: Annotated[str, typer.Argument(help="The lab's code in the catalogue.")]) -> None:
+    """Issue a key for the lab-facing API and print it, once, as the last line."""
+    from sqlalchemy import select
+
+    from printwork.core.catalog.models import Lab
+    from printwork.core.labs.service import create_lab_key
+
+    _require_schema()
+    try:
+        with _database().transaction() as session:
+            known = set(session.execute(select(Lab.code)).scalars())
+            issued = create_lab_key(session, lab_code, known)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print(f"New key for lab {issued.lab_code}; it is shown only now.")
+    print(issued.key)
+
+
+@labs_app.command("revoke-key")
+def labs_revoke_key(prefix: Annotated[str, typer.Argument(help="The key's first 14 characters, or the whole key.")]) -> None:
+    from printwork.core.labs.service import revoke_lab_key
+
+    _require_schema()
+    with _database().transaction() as session:
+        count = revoke_lab_key(session, prefix[:14])
+    if not count:
+        err.print("[red]No active lab key with that prefix.[/red]")
+        raise typer.Exit(1)
+    err.print("Lab key revoked.")
+
+
+def _order_command(order: str, change) -> None:
+    from printwork.core.orders.domain import parse_order_id
+    from printwork.jobs import JobQueue
+
+    _require_schema()
+    order_id = parse_order_id(order)
+    if order_id is None:
+        err.print(f"[red]{order!r} is not an order id (ord_…).[/red]")
+        raise typer.Exit(2)
+    settings = get_settings()
+    database = _database()
+    try:
+        with database.transaction() as session:
+            change(session, order_id, settings)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    JobQueue(settings, database).orders_due([order_id])
+
+
+@orders_app.command("authorise-payment")
+def orders_authorise(order: Annotated[str, typer.Argument(help="The order id, ord_…")]) -> None:
+    """Record that an order's payment is authorised; it goes into fulfilment."""
+    from printwork.core.process import controls
+
+    _order_command(order, lambda session, order_id, _settings: controls.authorise_payment(session, order_id))
+    err.print(f"{order}: payment authorised; fulfilment starts.")
+
+
+@orders_app.command("release")
+def orders_release(order: Annotated[str, typer.Argument(help="The order id, ord_…")]) -> None:
+    """End an order's pause window now."""
+    from printwork.core.catalog.service import CatalogCache
+    from printwork.core.process import controls
+
+    _order_command(order, lambda session, order_id, settings: controls.release_hold(
+        session, order_id, CatalogCache().get(session), settings.resolved_public_base_url))
+    err.print(f"{order}: released from its pause window.")
 
 
 if __name__ == "__main__":

@@ -46,3 +46,15 @@ class FailureCollector:
 
     def __bool__(self) -> bool:
         return bool(self.failures)
+
+
+class Forbidden(CoreError):
+    """The caller is known but may not do this (e.g. a sandbox control with a live key)."""
+
+    code = "Forbidden"
+
+
+class Conflict(CoreError):
+    """The request is understood but the entity's state does not allow it now."""
+
+    code = "Conflict"

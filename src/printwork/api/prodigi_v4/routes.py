@@ -14,12 +14,20 @@ from printwork.api.context import AppContext
 from printwork.api.prodigi_v4 import translate
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.core.catalog.spine import spine_width_mm
-from printwork.core.errors import EntityNotFound, Failure, FailureCollector, ValidationFailed
+from printwork.core.errors import (
+    EntityNotFound,
+    Failure,
+    FailureCollector,
+    ValidationFailed,
+)
 from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import parse_order_id
+from printwork.core.process.state import FAULTS
 from printwork.core.quotes import service as quotes
 from printwork.db import Writes
+
+FAULTS_BY_LOWER = {fault.lower(): fault for fault in FAULTS}
 
 JSON = "application/json"
 T = TypeVar("T")
@@ -126,15 +134,30 @@ async def parsed_body(request: Request, parse: Callable[[Any, FailureCollector],
     return parsed, failures  # type: ignore[return-value]
 
 
+SANDBOX_FAULT_HEADER = "x-printwork-sandbox-fail"
+
+
+def sandbox_fault_requested(request: Request, owner: Owner, failures: FailureCollector) -> str | None:
+    """A sandbox order may be told at creation which step of its process must fail (README)."""
+    value = request.headers.get(SANDBOX_FAULT_HEADER)
+    if value is None:
+        return None
+    step = FAULTS_BY_LOWER.get(value.strip().lower())
+    if owner.environment != "sandbox" or step is None:
+        failures.add("header.X-Printwork-Sandbox-Fail", "InvalidValue" if step is None else "SandboxOnly", value)
+    return step
+
+
 async def create_order(request: Request) -> Response:
     owner = authenticate(request)
     new_order, failures = await parsed_body(request, translate.parse_new_order)
     ctx = context(request)
+    sandbox_fault = sandbox_fault_requested(request, owner, failures)
 
     def place(writes: Writes) -> orders.PlacedOrder:
         return orders.place_order(
             writes, owner, new_order, ctx.catalog.for_writes(writes), failures,
-            translate.render_order, translate.RENDITION_FORMAT,
+            translate.render_order, translate.RENDITION_FORMAT, ctx.settings.resolved_public_base_url, sandbox_fault,
         )
 
     placed = await ctx.committer.run(place)

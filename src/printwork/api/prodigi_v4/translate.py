@@ -25,6 +25,7 @@ from printwork.core.orders.domain import (
     STAGE_ON_HOLD,
     Address,
     Cost,
+    IssueView,
     NewAsset,
     NewItem,
     NewOrder,
@@ -261,6 +262,14 @@ def _cost(cost: Cost | None) -> dict | None:
     return None if cost is None else {"amount": cost.amount, "currency": cost.currency}
 
 
+def _issue(issue: IssueView) -> dict:
+    document = {"objectId": issue.object_id, "errorCode": issue.error_code, "description": issue.description}
+    if issue.authorisation_url is not None:
+        document["authorisationDetails"] = {"authorisationUrl": issue.authorisation_url,
+                                            "paymentDetails": _cost(issue.payment)}
+    return document
+
+
 def order_document(view: OrderView) -> dict:
     """The v4 Order object, keys in the order of the documents' examples."""
     stage_visible = view.stage not in (STAGE_ON_HOLD,)
@@ -275,9 +284,7 @@ def order_document(view: OrderView) -> dict:
         # A paused order shows no status until its window ends (INVENTORY A-13).
         "status": {
             "stage": STAGE_IN_PROGRESS if view.stage == STAGE_AWAITING_PAYMENT else view.stage,
-            "issues": [
-                {"objectId": i.object_id, "errorCode": i.error_code, "description": i.description} for i in view.issues
-            ],
+            "issues": [_issue(i) for i in view.issues],
             "details": {
                 "downloadAssets": view.details.download_assets,
                 "printReadyAssetsPrepared": view.details.print_ready_assets_prepared,

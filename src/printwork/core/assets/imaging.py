@@ -13,6 +13,9 @@ import pyvips
 
 from printwork.core.assets.geometry import SizingPlan
 
+# What print files are made from; products that take PDFs (photobooks) add "pdf".
+PRINT_FORMATS = frozenset({"jpeg", "png", "tiff"})
+
 # Beyond these an upload is treated as a decompression bomb, not a photograph.
 MAX_PIXELS = 400_000_000
 MAX_SIDE = 40_000
@@ -45,7 +48,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def inspect(path: Path, accepted: frozenset[str] = frozenset({"jpeg", "png", "tiff"})) -> ImageInfo:
+def inspect(path: Path, accepted: frozenset[str] = PRINT_FORMATS) -> ImageInfo:
     """Format and size from the header alone; refuses other formats and pixel bombs."""
     with open(path, "rb") as handle:
         kind = sniff(handle.read(16))

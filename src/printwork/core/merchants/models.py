@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printwork.db import Base
@@ -15,6 +15,12 @@ class Merchant(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     billing_currency: Mapped[str] = mapped_column(String(3), default="GBP")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    # Pause window: new orders wait this long (or, if indefinite, until released) before
+    # fulfilment starts, and stay editable meanwhile.
+    pause_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pause_indefinite: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Pays per order: each order waits for its payment to be authorised.
+    pays_per_order: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ApiKey(Base):

@@ -139,3 +139,27 @@ def billing_currency(database, merchant_id: int) -> str:
     if not rows:
         raise EntityNotFound(f"merchant {merchant_id} not found")
     return rows[0][0]
+
+
+@dataclass(frozen=True)
+class MerchantSettings:
+    pause_seconds: int | None
+    pause_indefinite: bool
+    pays_per_order: bool
+
+
+def update_settings(session: Session, name: str, *, pause_seconds: int | None = None, pause_indefinite: bool = False,
+                    no_pause: bool = False, pays_per_order: bool | None = None) -> MerchantSettings:
+    merchant = session.execute(select(Merchant).where(Merchant.name == name)).scalar_one_or_none()
+    if merchant is None:
+        raise CoreError(f"no merchant named {name!r}")
+    if no_pause:
+        merchant.pause_seconds, merchant.pause_indefinite = None, False
+    elif pause_indefinite:
+        merchant.pause_seconds, merchant.pause_indefinite = None, True
+    elif pause_seconds is not None:
+        merchant.pause_seconds, merchant.pause_indefinite = pause_seconds, False
+    if pays_per_order is not None:
+        merchant.pays_per_order = pays_per_order
+    session.flush()
+    return MerchantSettings(merchant.pause_seconds, merchant.pause_indefinite, merchant.pays_per_order)

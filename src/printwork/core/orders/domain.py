@@ -104,6 +104,8 @@ class IssueView:
     object_id: str
     error_code: str
     description: str
+    authorisation_url: str | None = None
+    payment: Cost | None = None  # what must be authorised (RequiresPaymentAuthorisation only)
 
 
 @dataclass

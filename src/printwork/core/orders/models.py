@@ -62,6 +62,18 @@ class Order(Base):
     packing_slip_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # Kept as the exact JSON text so numbers, nesting and key order round-trip unchanged.
     metadata_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The order process. `due_at` is when the order next has work the pipeline can do by
+    # itself; NULL while it waits on someone else (a lab, a payment, an indefinite hold) or
+    # has nothing left. The reconciler re-drives anything overdue whose lease has lapsed.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True, index=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    files_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    # Sandbox controls: a step made to fail, and lab delays skipped.
+    sandbox_fault: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    sandbox_hurry: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class OrderItem(Base):
@@ -92,6 +104,16 @@ class OrderAsset(Base):
     md5_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
     thumbnail_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    original_format: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    original_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    original_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    original_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    prepared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    # The thumbnail is served at a URL holding this random token, so it needs no API key.
+    thumbnail_token: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
 
 
 class OrderIssue(Base):
@@ -103,6 +125,12 @@ class OrderIssue(Base):
     error_code: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    # The asset a download issue is about, so its warnings can go once it arrives.
+    asset_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # Only RequiresPaymentAuthorisation carries these.
+    authorisation_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payment_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 4), nullable=True)
+    payment_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
 
 
 class OrderRendition(Base):
@@ -123,6 +151,7 @@ class Shipment(Base):
     """Items one lab sends together by one method; made when the order is allocated."""
 
     __tablename__ = "shipments"
+    __table_args__ = (Index("ix_shipments_lab_stage", "lab_code", "lab_stage"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -137,6 +166,13 @@ class Shipment(Base):
     tracking_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
     tracking_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     dispatch_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    # Where the shipment is with its lab: Allocated, Submitted, InProduction, Shipped,
+    # Rejected or Cancelled. The wire `status` only shows Processing, Shipped or Cancelled.
+    lab_stage: Mapped[str] = mapped_column(String(20), default="Allocated")
+    lab_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    production_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ShipmentItem(Base):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Integer, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner
 from printwork.core.orders.domain import (
     Address,
@@ -37,6 +39,7 @@ from printwork.core.orders.models import (
 from printwork.core.pricing.money import money_string
 from printwork.db import Database, RawWriter
 
+merchants_t = Merchant.__table__
 orders_t = Order.__table__
 items_t = OrderItem.__table__
 assets_t = OrderAsset.__table__
@@ -50,6 +53,33 @@ charge_items_t = ChargeItem.__table__
 
 def _insert_returning_id(table):
     return insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in table.c if c.name != "id"}).returning(table.c.id)
+
+
+# Columns the order process fills in later; a new row starts with these.
+NEW_ASSET_DEFAULTS = {
+    "attempts": 0, "next_attempt_at": None, "original_format": None, "original_width": None,
+    "original_height": None, "original_bytes": None, "downloaded_at": None, "prepared_at": None,
+    "thumbnail_token": None,
+}
+NEW_ISSUE_DEFAULTS = {"asset_id": None, "authorisation_url": None, "payment_amount": None, "payment_currency": None}
+
+
+@dataclass(frozen=True)
+class MerchantTerms:
+    billing_currency: str
+    pause_seconds: int | None
+    pause_indefinite: bool
+    pays_per_order: bool
+
+
+def merchant_terms(raw: RawWriter, merchant_id: int) -> MerchantTerms:
+    row = raw.execute(
+        "merchant-terms",
+        lambda: select(merchants_t.c.billing_currency, merchants_t.c.pause_seconds, merchants_t.c.pause_indefinite,
+                       merchants_t.c.pays_per_order).where(merchants_t.c.id == bindparam("merchant_id")),
+        {"merchant_id": merchant_id},
+    ).fetchone()
+    return MerchantTerms(row[0], row[1], bool(row[2]), bool(row[3]))
 
 
 def insert_order(raw: RawWriter, values: dict) -> int:
@@ -144,7 +174,11 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
         select(issues_t).where(issues_t.c.order_id.in_(order_ids)).order_by(issues_t.c.id)
     ).mappings():
         issues.setdefault(row["order_id"], []).append(
-            IssueView(row["object_id"], row["error_code"], row["description"])
+            IssueView(
+                row["object_id"], row["error_code"], row["description"], row["authorisation_url"],
+                None if row["payment_amount"] is None
+                else Cost(_amount(row["payment_amount"], row["payment_currency"]), row["payment_currency"]),
+            )
         )
     shipments: dict[int, list[ShipmentView]] = {}
     shipments_by_id: dict[int, ShipmentView] = {}

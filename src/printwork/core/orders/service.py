@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 
 import orjson
 from sqlalchemy.orm import Session
@@ -16,7 +17,9 @@ from printwork.core.orders import repository
 from printwork.core.orders.domain import (
     DETAIL_NOT_STARTED,
     ISSUE_ITEM_UNAVAILABLE,
+    STAGE_AWAITING_PAYMENT,
     STAGE_IN_PROGRESS,
+    STAGE_ON_HOLD,
     AssetView,
     IssueView,
     ItemView,
@@ -27,11 +30,13 @@ from printwork.core.orders.domain import (
     item_public_id,
 )
 from printwork.core.orders.rules import check_new_order, unavailable_item_positions
+from printwork.core.process.pipeline import request_payment
 from printwork.db import Database, Writes
 
 CREATED = "Created"
 CREATED_WITH_ISSUES = "CreatedWithIssues"
 ALREADY_EXISTS = "AlreadyExists"
+ON_HOLD = "OnHold"
 
 ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"
 ASSET_IN_PROGRESS = "InProgress"
@@ -54,6 +59,8 @@ def place_order(
     failures: FailureCollector,
     render: Renderer,
     rendition_format: str,
+    public_base_url: str = "",
+    sandbox_fault: str | None = None,
 ) -> PlacedOrder:
     """Return the order already stored under the idempotency key, else validate and store this one.
 
@@ -72,7 +79,7 @@ def place_order(
     guard = writes.raw.savepoint() if order.idempotency_key is not None else nullcontext()
     try:
         with guard:
-            view = _insert(writes, owner, order, catalog)
+            view = _insert(writes, owner, order, catalog, public_base_url, sandbox_fault)
             body = render(view)
             repository.store_rendition(writes.raw, view.id, rendition_format, view.version, body)
     except writes.integrity_error:
@@ -85,6 +92,10 @@ def place_order(
         if existing is None:
             raise
         return _already_exists(writes, owner, existing, render, rendition_format)
+    if view.stage == STAGE_ON_HOLD:
+        return PlacedOrder(ON_HOLD, view.id, body)
+    if view.stage == STAGE_IN_PROGRESS:
+        writes.due_orders.append(view.id)
     return PlacedOrder(CREATED_WITH_ISSUES if view.issues else CREATED, view.id, body)
 
 
@@ -92,10 +103,23 @@ def _already_exists(writes: Writes, owner: Owner, order_id: int, render: Rendere
     return PlacedOrder(ALREADY_EXISTS, order_id, rendered_orders(writes.session, owner, [order_id], render, fmt)[order_id])
 
 
-def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> OrderView:
+def _insert(
+    writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog, public_base_url: str, sandbox_fault: str | None
+) -> OrderView:
     now = utcnow()
     recipient, address = order.recipient, order.recipient.address
     details = StatusDetails(*(DETAIL_NOT_STARTED,) * 5)
+    terms = repository.merchant_terms(writes.raw, owner.merchant_id)
+    hold_until = None
+    if terms.pause_indefinite or terms.pause_seconds:
+        stage = STAGE_ON_HOLD
+        if not terms.pause_indefinite:
+            hold_until = now + timedelta(seconds=terms.pause_seconds)
+        due_at, submitted_at = hold_until, None
+    elif terms.pays_per_order:
+        stage, due_at, submitted_at = STAGE_AWAITING_PAYMENT, None, None
+    else:
+        stage, due_at, submitted_at = STAGE_IN_PROGRESS, now, now
     order_id = repository.insert_order(
         writes.raw,
         {
@@ -108,7 +132,7 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
             "shipping_method": order.shipping_method,
             "idempotency_key": order.idempotency_key,
             "callback_url": order.callback_url,
-            "stage": STAGE_IN_PROGRESS,
+            "stage": stage,
             "download_assets": details.download_assets,
             "print_ready_assets_prepared": details.print_ready_assets_prepared,
             "allocate_production_location": details.allocate_production_location,
@@ -126,6 +150,14 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
             "packing_slip_url": order.packing_slip_url,
             "packing_slip_status": "NotYetDownloaded" if order.packing_slip_url else None,
             "metadata_json": order.metadata_json,
+            "due_at": due_at,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "hold_until": hold_until,
+            "submitted_at": submitted_at,
+            "files_purged_at": None,
+            "sandbox_fault": sandbox_fault,
+            "sandbox_hurry": False,
         },
     )
     item_rows = [
@@ -154,6 +186,7 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
             "md5_hash": asset.md5_hash,
             "status": ASSET_IN_PROGRESS,
             "thumbnail_url": None,
+            **repository.NEW_ASSET_DEFAULTS,
         }
         for item_id, item in zip(item_ids, order.items)
         for position, asset in enumerate(item.assets)
@@ -171,7 +204,7 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
         repository.insert_issue(
             writes.raw,
             {"order_id": order_id, "object_id": issue.object_id, "error_code": issue.error_code,
-             "description": issue.description, "created_at": now},
+             "description": issue.description, "created_at": now, **repository.NEW_ISSUE_DEFAULTS},
         )
     items = []
     for item_id, row, item in zip(item_ids, item_rows, order.items):
@@ -190,6 +223,10 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
                 ],
             )
         )
+    if stage == STAGE_AWAITING_PAYMENT:
+        request_payment(writes.session, order_id, catalog, address.country_code.upper(), order.shipping_method,
+                        terms.billing_currency, public_base_url)
+        return repository.load_order_views(writes.session, [order_id])[order_id]
     return OrderView(
         id=order_id,
         created=now,
@@ -199,7 +236,7 @@ def _insert(writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog) -> 
         merchant_reference=order.merchant_reference,
         shipping_method=order.shipping_method,
         idempotency_key=order.idempotency_key,
-        stage=STAGE_IN_PROGRESS,
+        stage=stage,
         details=details,
         issues=issues,
         recipient=order.recipient,

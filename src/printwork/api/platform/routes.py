@@ -1,0 +1,310 @@
+"""Printwork's own endpoints beside the Prodigi surface: thumbnails, sandbox controls, the lab API.
+
+Errors use the v4 error shape (outcome, statusText, traceParent), so a client that already
+parses Prodigi errors parses these too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from printwork.api.prodigi_v4 import translate
+from printwork.api.prodigi_v4.routes import (
+    JSON,
+    NotAuthenticated,
+    authenticate,
+    context,
+    envelope,
+    json_body,
+    order_id_from_path,
+)
+from printwork.core.assets.storage import (
+    LocalStorage,
+    print_file_key,
+    print_file_pdf_key,
+    thumbnail_key,
+)
+from printwork.core.errors import EntityNotFound, FailureCollector
+from printwork.core.labs import service as labs
+from printwork.core.labs.service import LAB_STAGES_BY_LOWER, LabShipment
+from printwork.core.orders import service as orders
+from printwork.core.orders.domain import (
+    asset_public_id,
+    item_public_id,
+    order_public_id,
+    shipment_public_id,
+)
+from printwork.core.orders.repository import assets_t, orders_t, shipments_t
+from printwork.core.process import controls
+from printwork.core.process.state import (
+    LAB_ALLOCATED,
+    LAB_IN_PRODUCTION,
+    LAB_SHIPPED,
+    LAB_SUBMITTED,
+)
+
+ADVANCE_WAIT_SECONDS = 15.0
+
+
+def _storage(request: Request) -> LocalStorage:
+    return LocalStorage(context(request).settings.files_dir)
+
+
+def _parse_prefixed(raw: str, prefix: str, field: str) -> int:
+    if raw[: len(prefix)].lower() == prefix and raw[len(prefix):].isdigit() and len(raw) < 24:
+        return int(raw[len(prefix):])
+    failures = FailureCollector()
+    failures.add(field, "InvalidId", raw)
+    failures.raise_if_any()
+    raise AssertionError
+
+
+# --- thumbnails ----------------------------------------------------------------------------
+
+async def thumbnail(request: Request) -> Response:
+    token = request.path_params["token"]
+    with context(request).database.read() as session:
+        row = session.execute(
+            select(assets_t.c.order_id, assets_t.c.id).where(assets_t.c.thumbnail_token == token)
+        ).first()
+    if row is None:
+        raise EntityNotFound("no such thumbnail")
+    try:
+        with _storage(request).local_path(thumbnail_key(row[0], row[1])) as path:
+            return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+    except FileNotFoundError:
+        raise EntityNotFound("the thumbnail is no longer kept") from None
+
+
+# --- sandbox controls ----------------------------------------------------------------------
+
+async def _order_response(request: Request, owner, order_id: int, status_code: int = 200) -> Response:
+    body = orders.get_order(context(request).database, owner, order_id, translate.render_order,
+                            translate.RENDITION_FORMAT)
+    response = envelope(request, "Ok", "order", body)
+    response.status_code = status_code
+    return response
+
+
+def _control(request: Request, order_id: int, change) -> None:
+    ctx = context(request)
+    with ctx.database.transaction() as session:
+        change(session)
+    ctx.jobs.orders_due([order_id])
+
+
+async def _settled(request: Request, order_id: int, reached) -> bool:
+    """Wait (without blocking the loop) until the pipeline has let the order go and `reached` holds."""
+    ctx = context(request)
+    deadline = time.monotonic() + ADVANCE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        with ctx.database.read() as session:
+            order = session.execute(select(orders_t.c.lease_token, orders_t.c.due_at, orders_t.c.stage)
+                                    .where(orders_t.c.id == order_id)).first()
+            shipments = session.execute(select(shipments_t.c.status, shipments_t.c.lab_stage)
+                                        .where(shipments_t.c.order_id == order_id)).all()
+        idle = order is not None and order.lease_token is None
+        if idle and reached(order, shipments):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def sandbox_advance(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    raw = await json_body(request) or {}
+    to = str(raw.get("to", "nextStep")) if isinstance(raw, dict) else "nextStep"
+    if to.lower() not in ("nextstep", "shipped"):
+        failures = FailureCollector()
+        failures.add("to", "InvalidValue", to)
+        failures.raise_if_any()
+    all_the_way = to.lower() == "shipped"
+    _control(request, order_id, lambda s: controls.advance(s, owner, order_id, all_the_way=all_the_way))
+    started = time.monotonic()
+
+    def reached(order, shipments) -> bool:
+        if all_the_way:
+            moving = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_IN_PRODUCTION)
+            return order.stage != "InProgress" or (bool(shipments) and not any(s.lab_stage in moving for s in shipments))
+        # One step: done once the job has run (the order is no longer due right now).
+        return order.due_at is None or order.due_at.timestamp() > started
+
+    done = await _settled(request, order_id, reached)
+    return await _order_response(request, owner, order_id, 200 if done else 202)
+
+
+async def sandbox_fail(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    raw = await json_body(request)
+    step = raw.get("step") if isinstance(raw, dict) else None
+    if not isinstance(step, str) or step not in controls.FAULTS:
+        failures = FailureCollector()
+        failures.add("step", "Required" if step is None else "InvalidValue", step)
+        failures.raise_if_any()
+    _control(request, order_id, lambda s: controls.set_fault(s, owner, order_id, step))
+    return await _order_response(request, owner, order_id)
+
+
+async def sandbox_authorise_payment(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    _control(request, order_id, lambda s: controls.authorise_payment(s, order_id, owner))
+    return await _order_response(request, owner, order_id)
+
+
+async def sandbox_release_hold(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    ctx = context(request)
+    _control(request, order_id, lambda s: controls.release_hold(
+        s, order_id, ctx.catalog.get(s), ctx.settings.resolved_public_base_url, owner))
+    return await _order_response(request, owner, order_id)
+
+
+# --- the lab API ---------------------------------------------------------------------------
+
+def _lab(request: Request) -> str:
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        raise NotAuthenticated()
+    with context(request).database.read() as session:
+        lab_code = labs.lab_for_key(session, key)
+    if lab_code is None:
+        raise NotAuthenticated()
+    return lab_code
+
+
+def _shipment_document(request: Request, shipment: LabShipment) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "id": shipment_public_id(shipment.id),
+        "orderId": order_public_id(shipment.order_id),
+        "stage": shipment.stage,
+        "shippingMethod": shipment.shipping_method,
+        "carrier": {"name": shipment.carrier, "service": shipment.service},
+        "submitted": None if shipment.submitted_at is None else shipment.submitted_at.isoformat() + "Z",
+        "tracking": None if shipment.tracking_number is None else {
+            "number": shipment.tracking_number, "url": shipment.tracking_url},
+        "recipient": shipment.recipient,
+        "packingSlipUrl": shipment.packing_slip_url,
+        "items": [
+            {
+                "id": item_public_id(item.id), "sku": item.sku, "copies": item.copies, "attributes": item.attributes,
+                "assets": [
+                    {"id": asset_public_id(asset.id), "printArea": asset.print_area,
+                     "printFileUrl": f"{base}/lab/v1/print-files/{asset_public_id(asset.id)}" if asset.prepared else None}
+                    for asset in item.assets
+                ],
+            }
+            for item in shipment.items
+        ],
+    }
+
+
+def _lab_json(request: Request, payload: dict) -> Response:
+    payload["traceParent"] = request.scope["state"]["trace_parent"]
+    return Response(orjson.dumps(payload), media_type=JSON)
+
+
+async def lab_shipments(request: Request) -> Response:
+    lab_code = _lab(request)
+    wanted = request.query_params.get("stage")
+    if wanted is None:
+        stages = (LAB_SUBMITTED, LAB_IN_PRODUCTION)
+    elif wanted.lower() in LAB_STAGES_BY_LOWER:
+        stages = (LAB_STAGES_BY_LOWER[wanted.lower()],)
+    else:
+        failures = FailureCollector()
+        failures.add("stage", "InvalidValue", wanted)
+        failures.raise_if_any()
+    with context(request).database.read() as session:
+        found = labs.shipments_for_lab(session, lab_code, stages)
+    return _lab_json(request, {"outcome": "Ok", "shipments": [_shipment_document(request, s) for s in found]})
+
+
+async def lab_shipment(request: Request) -> Response:
+    lab_code = _lab(request)
+    shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
+    with context(request).database.read() as session:
+        found = labs.shipments_for_lab(session, lab_code, (LAB_SUBMITTED, LAB_IN_PRODUCTION, LAB_SHIPPED), shipment_id)
+    if not found:
+        raise EntityNotFound("no such shipment for this lab")
+    return _lab_json(request, {"outcome": "Ok", "shipment": _shipment_document(request, found[0])})
+
+
+async def lab_print_file(request: Request) -> Response:
+    lab_code = _lab(request)
+    asset_id = _parse_prefixed(request.path_params["asset_id"], "ast_", "assetId")
+    with context(request).database.read() as session:
+        owner = labs.print_file_owner(session, lab_code, asset_id)
+    if owner is None:
+        raise EntityNotFound("no such print file for this lab")
+    order_id, original_format = owner
+    is_pdf = original_format == "pdf"
+    key = (print_file_pdf_key if is_pdf else print_file_key)(order_id, asset_id)
+    try:
+        with _storage(request).local_path(key) as path:
+            return FileResponse(path, media_type="application/pdf" if is_pdf else "image/jpeg",
+                                filename=f"{asset_public_id(asset_id)}.{'pdf' if is_pdf else 'jpg'}")
+    except FileNotFoundError:
+        raise EntityNotFound("the print file is no longer kept") from None
+
+
+async def lab_in_production(request: Request) -> Response:
+    lab_code = _lab(request)
+    shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
+    with context(request).database.transaction() as session:
+        labs.report_in_production(session, lab_code, shipment_id)
+    return _lab_json(request, {"outcome": "Ok"})
+
+
+async def lab_shipped(request: Request) -> Response:
+    lab_code = _lab(request)
+    shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
+    raw = await json_body(request)
+    failures = FailureCollector()
+    if not isinstance(raw, dict):
+        failures.add("body", "Required" if raw is None else "MustBeAnObject", None)
+        failures.raise_if_any()
+    fields: dict[str, str | None] = {}
+    for name, required in (("trackingNumber", True), ("trackingUrl", False), ("carrier", False), ("service", False)):
+        value = next((v for k, v in raw.items() if k.lower() == name.lower()), None)
+        if value is None:
+            if required:
+                failures.add(name, "Required", None)
+        elif not isinstance(value, str) or not value.strip() or len(value) > 500:
+            failures.add(name, "MustBeAString", value)
+        fields[name] = value.strip() if isinstance(value, str) else None
+    if fields["trackingUrl"] and not fields["trackingUrl"].lower().startswith(("http://", "https://")):
+        failures.add("trackingUrl", "MustBeAnHttpUrl", fields["trackingUrl"])
+    failures.raise_if_any()
+    with context(request).database.transaction() as session:
+        labs.report_shipped(session, lab_code, shipment_id, tracking_number=fields["trackingNumber"],
+                            tracking_link=fields["trackingUrl"], carrier=fields["carrier"], service=fields["service"])
+    return _lab_json(request, {"outcome": "Ok"})
+
+
+routes = [
+    Route("/thumbnails/{token}.jpg", thumbnail, methods=["GET"]),
+    Route("/sandbox/v1/orders/{order_id}/advance", sandbox_advance, methods=["POST"]),
+    Route("/sandbox/v1/orders/{order_id}/fail", sandbox_fail, methods=["POST"]),
+    Route("/sandbox/v1/orders/{order_id}/authorisePayment", sandbox_authorise_payment, methods=["POST"]),
+    Route("/sandbox/v1/orders/{order_id}/releaseHold", sandbox_release_hold, methods=["POST"]),
+    Route("/lab/v1/shipments", lab_shipments, methods=["GET"]),
+    Route("/lab/v1/shipments/{shipment_id}", lab_shipment, methods=["GET"]),
+    Route("/lab/v1/shipments/{shipment_id}/inProduction", lab_in_production, methods=["POST"]),
+    Route("/lab/v1/shipments/{shipment_id}/shipped", lab_shipped, methods=["POST"]),
+    Route("/lab/v1/print-files/{asset_id}", lab_print_file, methods=["GET"]),
+]
+
+PREFIXES = ("/thumbnails/", "/sandbox/", "/lab/")

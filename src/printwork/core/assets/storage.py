@@ -1,0 +1,92 @@
+"""Where originals, print files and thumbnails are kept.
+
+The pipeline speaks only to `AssetStorage`, so an S3-compatible store can stand in for the local
+folder: `put` must be atomic and idempotent (the same key written twice holds one whole file),
+and `local_path` hands image code a file it can open, downloading first if it must.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+
+class AssetStorage(Protocol):
+    def put(self, key: str, source: Path) -> None:
+        """Store `source` under `key`, replacing whatever was there; `source` may be moved."""
+
+    def local_path(self, key: str) -> Iterator[Path]:
+        """A context manager giving a readable local file for `key`; FileNotFoundError if absent."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; a missing key is not an error."""
+
+    def scratch(self) -> Path:
+        """A local folder for work in progress, on the same file system as the store if it has one."""
+
+
+def original_key(order_id: int, asset_id: int) -> str:
+    return f"orders/{order_id}/originals/{asset_id}"
+
+
+def print_file_key(order_id: int, asset_id: int) -> str:
+    return f"orders/{order_id}/print/{asset_id}.jpg"
+
+
+def print_file_pdf_key(order_id: int, asset_id: int) -> str:
+    return f"orders/{order_id}/print/{asset_id}.pdf"
+
+
+def thumbnail_key(order_id: int, asset_id: int) -> str:
+    return f"orders/{order_id}/thumbnails/{asset_id}.jpg"
+
+
+class LocalStorage:
+    """A folder on this machine (PRINTWORK_DATA_DIR/files by default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / ".scratch").mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"storage key outside the store: {key!r}")
+        return path
+
+    def put(self, key: str, source: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.stat().st_dev == target.parent.stat().st_dev:
+            os.replace(source, target)
+        else:
+            partial = target.with_name(target.name + ".part")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        yield path
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def scratch(self) -> Path:
+        return self.root / ".scratch"

@@ -1,0 +1,626 @@
+"""The order process: one driver that moves an order through every step it can take now.
+
+A job names an order by id. `drive_order` leases the order (so two jobs never work on it at
+once), then repeatedly reloads it, asks `next_action` what to do, and does it. Slow work
+(downloads, pixels, files) happens outside any transaction; its result is then written in a
+short one that first checks the lease is still ours (a fencing token), so a job that stalled
+past its lease can never overwrite a newer one's work. Every write re-derives the status the
+merchant sees and moves the order's version. Files are written under keys derived from ids,
+so running any step twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import orjson
+import pyvips
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from printwork.core.assets import geometry, imaging
+from printwork.core.assets.download import (
+    DownloadFailed,
+    DownloadLimits,
+    download,
+    guarded_client,
+)
+from printwork.core.assets.storage import (
+    AssetStorage,
+    original_key,
+    print_file_key,
+    print_file_pdf_key,
+    thumbnail_key,
+)
+from printwork.core.catalog.service import CatalogCache
+from printwork.core.merchants.models import Merchant
+from printwork.core.merchants.service import utcnow
+from printwork.core.orders.allocation import allocate_order
+from printwork.core.orders.domain import (
+    STAGE_AWAITING_PAYMENT,
+    STAGE_IN_PROGRESS,
+    STAGE_ON_HOLD,
+    item_public_id,
+    order_public_id,
+    shipment_public_id,
+)
+from printwork.core.orders.repository import (
+    assets_t,
+    issues_t,
+    items_t,
+    orders_t,
+    shipments_t,
+)
+from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate
+from printwork.core.pricing.money import money_string
+from printwork.core.process.state import (
+    ASSET_COMPLETE,
+    ASSET_ERROR,
+    ASSET_IN_PROGRESS,
+    DOWNLOAD_ATTEMPTS,
+    ERROR,
+    FAULT_ASSET_DOWNLOAD,
+    FAULT_LAB_SUBMISSION,
+    LAB_ALLOCATED,
+    LAB_IN_PRODUCTION,
+    LAB_REJECTED,
+    LAB_SHIPPED,
+    LAB_SUBMITTED,
+    SHIPMENT_SHIPPED,
+    Allocate,
+    DownloadAsset,
+    OrderState,
+    PrepareAsset,
+    PurgeFiles,
+    ReleaseHold,
+    SandboxLabStep,
+    SubmitShipments,
+    derive_status,
+    load_state,
+    next_action,
+    next_due,
+)
+from printwork.db import Database
+
+log = logging.getLogger(__name__)
+
+ISSUE_NOT_DOWNLOADED = "order.items.assets.NotDownloaded"
+ISSUE_FAILED_TO_DOWNLOAD = "order.items.assets.FailedToDownloaded"  # the documented spelling
+ISSUE_REQUIRES_PAYMENT = "RequiresPaymentAuthorisation"
+ISSUE_NOT_ALLOCATABLE = "order.items.NotAllocatable"
+ISSUE_REJECTED_BY_LAB = "order.shipments.RejectedByLab"
+
+# After an unexpected failure (a bug, a database outage) the order is tried again this much later.
+FAILURE_BACKOFF = timedelta(seconds=60)
+
+TRACKING_URLS = {
+    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+    "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "ups": "https://www.ups.com/track?tracknum={}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
+    "auspost": "https://auspost.com.au/mypost/track/details/{}",
+}
+
+
+class LeaseLost(Exception):
+    """Another job has taken the order over; this one must stop without writing."""
+
+
+class StepFailed(Exception):
+    """A step cannot go on until an operator acts (e.g. the catalogue lost a product)."""
+
+
+@dataclass(frozen=True)
+class ProcessRules:
+    retry_delays_live: tuple[float, ...]
+    retry_delays_sandbox: tuple[float, ...]
+    sandbox_lab_delay: timedelta
+    retention: timedelta
+    lease: timedelta
+    public_base_url: str
+    download_limits: DownloadLimits
+    allow_private_urls: bool
+
+    @classmethod
+    def from_settings(cls, settings) -> ProcessRules:
+        return cls(
+            retry_delays_live=tuple(settings.download_retry_delays_live),
+            retry_delays_sandbox=tuple(settings.download_retry_delays_sandbox),
+            sandbox_lab_delay=timedelta(seconds=settings.sandbox_lab_delay_seconds),
+            retention=timedelta(days=settings.retention_days),
+            lease=timedelta(seconds=settings.job_lease_seconds),
+            public_base_url=settings.resolved_public_base_url,
+            download_limits=DownloadLimits(
+                max_bytes=settings.download_max_bytes,
+                connect_timeout=settings.download_connect_timeout,
+                read_timeout=settings.download_read_timeout,
+                deadline=settings.download_deadline,
+            ),
+            allow_private_urls=settings.allow_private_urls,
+        )
+
+    def retry_delay(self, sandbox: bool, failed_attempt: int) -> timedelta:
+        delays = self.retry_delays_sandbox if sandbox else self.retry_delays_live
+        if not delays:
+            return timedelta(0)
+        return timedelta(seconds=delays[min(failed_attempt, len(delays)) - 1])
+
+
+# Called after a commit that makes an order due at a time (None: now): the queue's business.
+DueNotifier = Callable[[int, datetime | None], None]
+
+
+@dataclass
+class ProcessRuntime:
+    """Everything a worker needs to move orders along; one per worker process."""
+
+    database: Database
+    storage: AssetStorage
+    rules: ProcessRules
+    notify_due: DueNotifier
+    catalogs: CatalogCache = field(default_factory=CatalogCache)
+    _client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+def drive_order(runtime: ProcessRuntime, order_id: int) -> None:
+    """Do everything the order allows now; safe to call any number of times, from anywhere."""
+    token = _claim(runtime, order_id)
+    if token is None:
+        return  # another job holds it; that job re-reads the order before it lets go
+    due: datetime | None = None
+    try:
+        while True:
+            with runtime.database.read() as session:
+                state = load_state(session, order_id)
+            if state is None:
+                return
+            action = next_action(state, utcnow(), runtime.rules.retention)
+            if action is None:
+                released, due = _release(runtime, order_id, token)
+                if released:
+                    break
+                continue  # something became due while we looked: go round again
+            _perform(runtime, state, action, token)
+    except LeaseLost:
+        return
+    except Exception:
+        log.exception("order %s: a step failed; it will be tried again in %s", order_id, FAILURE_BACKOFF)
+        due = utcnow() + FAILURE_BACKOFF
+        _release_after_failure(runtime, order_id, token, due)
+    if due is not None:
+        runtime.notify_due(order_id, due)
+
+
+def _claim(runtime: ProcessRuntime, order_id: int) -> str | None:
+    token = uuid.uuid4().hex
+    now = utcnow()
+    with runtime.database.transaction() as session:
+        claimed = session.execute(
+            update(orders_t)
+            .where(orders_t.c.id == order_id,
+                   or_(orders_t.c.lease_expires_at.is_(None), orders_t.c.lease_expires_at < now))
+            # While leased the order counts as due now: if the job dies, the reconciler re-drives
+            # it once the lease has lapsed.
+            .values(lease_token=token, lease_expires_at=now + runtime.rules.lease, due_at=now)
+        ).rowcount
+    return token if claimed else None
+
+
+def _release(runtime: ProcessRuntime, order_id: int, token: str) -> tuple[bool, datetime | None]:
+    """Let the order go with its next due time, unless it has work right now (then keep it)."""
+    with runtime.database.transaction() as session:
+        fence(session, order_id, token, runtime.rules.lease)
+        state = load_state(session, order_id)
+        now = utcnow()
+        if state is None:
+            return True, None
+        if next_action(state, now, runtime.rules.retention) is not None:
+            return False, None
+        due = next_due(state, runtime.rules.retention)
+        session.execute(
+            update(orders_t).where(orders_t.c.id == order_id, orders_t.c.lease_token == token)
+            .values(lease_token=None, lease_expires_at=None, due_at=due)
+        )
+    return True, due
+
+
+def _release_after_failure(runtime: ProcessRuntime, order_id: int, token: str, due: datetime) -> None:
+    try:
+        with runtime.database.transaction() as session:
+            session.execute(
+                update(orders_t).where(orders_t.c.id == order_id, orders_t.c.lease_token == token)
+                .values(lease_token=None, lease_expires_at=None, due_at=due)
+            )
+    except Exception:
+        log.exception("order %s: could not release after a failure", order_id)
+
+
+def fence(session: Session, order_id: int, token: str, lease: timedelta) -> None:
+    """Check the lease is still ours and extend it; also locks the order row for this transaction."""
+    held = session.execute(
+        update(orders_t).where(orders_t.c.id == order_id, orders_t.c.lease_token == token)
+        .values(lease_expires_at=utcnow() + lease)
+    ).rowcount
+    if not held:
+        raise LeaseLost()
+
+
+def _perform(runtime: ProcessRuntime, state: OrderState, action, token: str) -> None:
+    match action:
+        case DownloadAsset(asset_id):
+            _download(runtime, state, asset_id, token)
+        case Allocate():
+            _allocate(runtime, state, token)
+        case PrepareAsset(asset_id):
+            _prepare(runtime, state, asset_id, token)
+        case SubmitShipments():
+            _submit(runtime, state, token)
+        case SandboxLabStep(shipment_id):
+            _sandbox_lab_step(runtime, state, shipment_id, token)
+        case ReleaseHold():
+            with runtime.database.transaction() as session:
+                fence(session, state.id, token, runtime.rules.lease)
+                start_fulfilment(session, state.id, runtime.catalogs.get(session), runtime.rules.public_base_url)
+        case PurgeFiles():
+            _purge(runtime, state, token)
+        case _:
+            raise AssertionError(f"unknown action {action!r}")
+
+
+# --- status -------------------------------------------------------------------------------
+
+def refresh_status(session: Session, order_id: int) -> None:
+    """Re-derive what the merchant sees from assets and shipments; the order's version moves."""
+    state = load_state(session, order_id)
+    if state is None:
+        return
+    derived = derive_status(state)
+    session.execute(
+        update(orders_t).where(orders_t.c.id == order_id).values(
+            stage=derived.stage,
+            download_assets=derived.download_assets,
+            print_ready_assets_prepared=derived.print_ready_assets_prepared,
+            in_production=derived.in_production,
+            shipping=derived.shipping,
+            version=orders_t.c.version + 1,
+            updated_at=utcnow(),
+        )
+    )
+    for item in state.items:
+        status = derived.item_statuses[item.id]
+        if status != item.status:
+            session.execute(update(items_t).where(items_t.c.id == item.id).values(status=status))
+
+
+def _add_issue(session: Session, order_id: int, object_id: str, code: str, description: str, **extra) -> None:
+    session.execute(insert(issues_t).values(order_id=order_id, object_id=object_id, error_code=code,
+                                            description=description, created_at=utcnow(), **extra))
+
+
+# --- step 1: download ---------------------------------------------------------------------
+
+def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: str) -> None:
+    asset = next(a for a in state.assets if a.id == asset_id)
+    item = next(i for i in state.items if i.id == asset.item_id)
+    catalog = runtime.catalogs.current(runtime.database)
+    product = catalog.product(item.sku)
+    accepted = imaging.PRINT_FORMATS | ({"pdf"} if product is not None and product.category == "photobook" else set())
+    attempt = asset.attempts + 1
+    scratch = runtime.storage.scratch() / f"download-{asset_id}-{uuid.uuid4().hex}"
+    failure: str | None = None
+    final = False
+    info = None
+    try:
+        if state.is_sandbox and state.sandbox_fault == FAULT_ASSET_DOWNLOAD:
+            raise DownloadFailed("the sandbox was asked to make this download fail")
+        fetched = download(asset.url, scratch, runtime.client, runtime.rules.download_limits)
+        if asset.md5_hash and fetched.md5 != asset.md5_hash.lower():
+            raise DownloadFailed(f"the file's MD5 hash {fetched.md5} does not match the md5Hash given, {asset.md5_hash}")
+        info = imaging.inspect(scratch, frozenset(accepted))
+        runtime.storage.put(original_key(state.id, asset_id), scratch)
+    except DownloadFailed as exc:
+        failure, final = exc.reason, attempt >= DOWNLOAD_ATTEMPTS
+    except imaging.UnusableImage as exc:
+        # The bytes arrived whole and are not printable: fetching them again cannot help.
+        failure, final = str(exc), True
+    finally:
+        scratch.unlink(missing_ok=True)
+
+    now = utcnow()
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        where = (assets_t.c.id == asset_id, assets_t.c.status == ASSET_IN_PROGRESS, assets_t.c.attempts == asset.attempts)
+        where_text = f"'{asset.print_area}' asset on item '{item_public_id(item.id)}' at location '{asset.url}'"
+        if failure is None:
+            assert info is not None
+            changed = session.execute(update(assets_t).where(*where).values(
+                status=ASSET_COMPLETE, attempts=attempt, next_attempt_at=None, original_format=info.format,
+                original_width=info.width, original_height=info.height, downloaded_at=now,
+                original_bytes=_size_of(runtime.storage, original_key(state.id, asset_id)),
+            )).rowcount
+            if changed:
+                # The warnings were about attempts that no longer matter.
+                session.execute(delete(issues_t).where(
+                    issues_t.c.asset_id == asset_id, issues_t.c.error_code == ISSUE_NOT_DOWNLOADED))
+        elif final:
+            changed = session.execute(update(assets_t).where(*where).values(
+                status=ASSET_ERROR, attempts=attempt, next_attempt_at=None)).rowcount
+            if changed:
+                _add_issue(session, state.id, item_public_id(item.id), ISSUE_FAILED_TO_DOWNLOAD,
+                           f"Failed to download {where_text} after {attempt} of {DOWNLOAD_ATTEMPTS} attempts: {failure}",
+                           asset_id=asset_id)
+        else:
+            wait = runtime.rules.retry_delay(state.is_sandbox, attempt)
+            changed = session.execute(update(assets_t).where(*where).values(
+                attempts=attempt, next_attempt_at=now + wait)).rowcount
+            if changed:
+                _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_DOWNLOADED,
+                           f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
+                           asset_id=asset_id)
+        if changed:
+            refresh_status(session, state.id)
+
+
+def _size_of(storage: AssetStorage, key: str) -> int | None:
+    try:
+        with storage.local_path(key) as path:
+            return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+# --- step 2: lab allocation ---------------------------------------------------------------
+
+def _allocate(runtime: ProcessRuntime, state: OrderState, token: str) -> None:
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        catalog = runtime.catalogs.get(session)
+        try:
+            with session.begin_nested():
+                allocate_order(session, state.id, catalog)
+        except NotAllocatable as exc:
+            session.execute(update(orders_t).where(orders_t.c.id == state.id).values(allocate_production_location=ERROR))
+            for position in exc.positions:
+                item = state.items[position]
+                _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_ALLOCATABLE,
+                           f"No lab can now make SKU '{item.sku}' on item '{item_public_id(item.id)}' and ship it to "
+                           f"the recipient by the order's shipping method.")
+        refresh_status(session, state.id)
+
+
+# --- step 3: print-ready files ------------------------------------------------------------
+
+def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: str) -> None:
+    asset = next(a for a in state.assets if a.id == asset_id)
+    item = next(i for i in state.items if i.id == asset.item_id)
+    with runtime.database.read() as session:
+        row = session.execute(
+            select(assets_t.c.original_format, assets_t.c.original_width, assets_t.c.original_height)
+            .where(assets_t.c.id == asset_id)
+        ).one()
+    key = original_key(state.id, asset_id)
+    scratch = runtime.storage.scratch()
+    stem = f"prepare-{asset_id}-{uuid.uuid4().hex}"
+    print_path, thumb_path = scratch / f"{stem}.print", scratch / f"{stem}.thumb.jpg"
+    has_thumbnail = True
+    try:
+        with runtime.storage.local_path(key) as original:
+            if row.original_format == "pdf":
+                shutil.copyfile(original, print_path)
+                runtime.storage.put(print_file_pdf_key(state.id, asset_id), print_path)
+                try:
+                    imaging.thumbnail(original, thumb_path)
+                except pyvips.Error:
+                    has_thumbnail = False  # this libvips cannot draw PDFs; the lab gets the PDF as sent
+            else:
+                width, height = _print_area_pixels(runtime, item, asset.print_area)
+                plan = geometry.plan(row.original_width, row.original_height, width, height, item.sizing)
+                imaging.render(original, plan, print_path)
+                imaging.thumbnail(print_path, thumb_path)
+                runtime.storage.put(print_file_key(state.id, asset_id), print_path)
+        if has_thumbnail:
+            runtime.storage.put(thumbnail_key(state.id, asset_id), thumb_path)
+    finally:
+        print_path.unlink(missing_ok=True)
+        thumb_path.unlink(missing_ok=True)
+
+    thumbnail_token = secrets.token_urlsafe(24) if has_thumbnail else None
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        changed = session.execute(
+            update(assets_t).where(assets_t.c.id == asset_id, assets_t.c.prepared_at.is_(None)).values(
+                prepared_at=utcnow(), thumbnail_token=thumbnail_token,
+                thumbnail_url=None if thumbnail_token is None
+                else f"{runtime.rules.public_base_url}/thumbnails/{thumbnail_token}.jpg",
+            )
+        ).rowcount
+        if changed:
+            refresh_status(session, state.id)
+
+
+def _print_area_pixels(runtime: ProcessRuntime, item, print_area: str) -> tuple[int, int]:
+    catalog = runtime.catalogs.current(runtime.database)
+    product = catalog.product(item.sku)
+    if product is None:
+        raise StepFailed(f"SKU {item.sku} is no longer in the catalogue")
+    chosen = {}
+    for name, value in orjson.loads(item.attributes_json).items():
+        canonical = product.canonical_attribute_name(name)
+        if canonical is not None:
+            chosen[canonical] = product.canonical_attribute_value(canonical, value) or value
+    variant = product.variant_for(chosen)
+    area = product.canonical_print_area(print_area)
+    if variant is None or area is None or area not in variant.print_area_sizes:
+        raise StepFailed(f"the catalogue has no {print_area!r} print area size for {item.sku} {chosen}")
+    size = variant.print_area_sizes[area]
+    return size.horizontal, size.vertical
+
+
+# --- steps 4-6: lab submission, production, shipping --------------------------------------
+
+def _submit(runtime: ProcessRuntime, state: OrderState, token: str) -> None:
+    now = utcnow()
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        for shipment in state.shipments:
+            if shipment.lab_stage != LAB_ALLOCATED:
+                continue
+            if state.is_sandbox and state.sandbox_fault == FAULT_LAB_SUBMISSION:
+                reason = "the sandbox was asked to make the lab reject this shipment"
+                changed = session.execute(update(shipments_t).where(
+                    shipments_t.c.id == shipment.id, shipments_t.c.lab_stage == LAB_ALLOCATED,
+                ).values(lab_stage=LAB_REJECTED, rejection_reason=reason)).rowcount
+                if changed:
+                    _add_issue(session, state.id, shipment_public_id(shipment.id), ISSUE_REJECTED_BY_LAB,
+                               f"Lab '{shipment.lab_code}' rejected shipment '{shipment_public_id(shipment.id)}': {reason}")
+                continue
+            # Live shipments now wait for their lab to collect them through the lab API.
+            session.execute(update(shipments_t).where(
+                shipments_t.c.id == shipment.id, shipments_t.c.lab_stage == LAB_ALLOCATED,
+            ).values(lab_stage=LAB_SUBMITTED, submitted_at=now,
+                     lab_due_at=now + runtime.rules.sandbox_lab_delay if state.is_sandbox else None))
+        refresh_status(session, state.id)
+
+
+def _sandbox_lab_step(runtime: ProcessRuntime, state: OrderState, shipment_id: int, token: str) -> None:
+    """The simulated lab: Submitted -> InProduction -> Shipped, one step per delay."""
+    now = utcnow()
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        shipment = session.execute(select(shipments_t).where(shipments_t.c.id == shipment_id)).mappings().one()
+        if shipment["lab_stage"] == LAB_SUBMITTED:
+            mark_in_production(session, shipment_id, now, next_due=now + runtime.rules.sandbox_lab_delay)
+        elif shipment["lab_stage"] == LAB_IN_PRODUCTION:
+            number = f"SBX{shipment_id:010d}"
+            mark_shipped(session, shipment_id, now, tracking_number=number,
+                         tracking_url=tracking_url(shipment["carrier"], number))
+        else:
+            return
+        refresh_status(session, state.id)
+
+
+def tracking_url(carrier: str, number: str) -> str:
+    template = TRACKING_URLS.get(carrier.replace(" ", "").lower(), "https://parcelsapp.com/en/tracking/{}")
+    return template.format(number)
+
+
+def mark_in_production(session: Session, shipment_id: int, now: datetime, next_due: datetime | None = None) -> bool:
+    return bool(session.execute(update(shipments_t).where(
+        shipments_t.c.id == shipment_id, shipments_t.c.lab_stage == LAB_SUBMITTED,
+    ).values(lab_stage=LAB_IN_PRODUCTION, production_started_at=now, lab_due_at=next_due)).rowcount)
+
+
+def mark_shipped(session: Session, shipment_id: int, now: datetime, *, tracking_number: str | None,
+                 tracking_url: str | None, carrier: str | None = None, service: str | None = None) -> bool:
+    values = dict(lab_stage=LAB_SHIPPED, status=SHIPMENT_SHIPPED, dispatch_date=now, lab_due_at=None,
+                  tracking_number=tracking_number, tracking_url=tracking_url)
+    if carrier:
+        values["carrier"] = carrier
+    if service:
+        values["service"] = service
+    return bool(session.execute(update(shipments_t).where(
+        shipments_t.c.id == shipment_id, shipments_t.c.lab_stage.in_((LAB_SUBMITTED, LAB_IN_PRODUCTION)),
+    ).values(**values)).rowcount)
+
+
+# --- holds and payment ---------------------------------------------------------------------
+
+def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: str) -> bool:
+    """An order leaves its pause window: into fulfilment, or first to payment authorisation.
+
+    False if it was not on hold. The caller holds the order row (fence or its own update)."""
+    order = session.execute(
+        select(orders_t.c.stage, orders_t.c.merchant_id, orders_t.c.address_country_code, orders_t.c.shipping_method,
+               Merchant.pays_per_order, Merchant.billing_currency)
+        .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)
+    ).one()
+    if order.stage != STAGE_ON_HOLD:
+        return False
+    now = utcnow()
+    if order.pays_per_order:
+        request_payment(session, order_id, catalog, order.address_country_code, order.shipping_method,
+                        order.billing_currency, public_base_url)
+        stage, submitted_at, due_at = STAGE_AWAITING_PAYMENT, None, None
+    else:
+        stage, submitted_at, due_at = STAGE_IN_PROGRESS, now, now
+    session.execute(update(orders_t).where(orders_t.c.id == order_id).values(
+        stage=stage, submitted_at=submitted_at, due_at=due_at, hold_until=None,
+        version=orders_t.c.version + 1, updated_at=now))
+    return True
+
+
+def request_payment(session: Session, order_id: int, catalog, country: str, method: str, currency: str,
+                    public_base_url: str) -> None:
+    """Add the documented RequiresPaymentAuthorisation issue with what the order will cost."""
+    lines = [BasketLine(r.sku, r.copies) for r in session.execute(
+        select(items_t.c.sku, items_t.c.copies).where(items_t.c.order_id == order_id).order_by(items_t.c.position))]
+    allocation = allocate(catalog, lines, country, method, currency)
+    total = money_string(allocation.items_total + allocation.shipping_total, currency)
+    url = f"{public_base_url}/payments/{order_public_id(order_id)}"
+    _add_issue(session, order_id, order_public_id(order_id), ISSUE_REQUIRES_PAYMENT,
+               f"Payment authorisation required for '{order_public_id(order_id)}' ({total}{currency}) please use the "
+               f"following URL to make payment: {url}",
+               authorisation_url=url, payment_amount=Decimal(total), payment_currency=currency)
+
+
+def authorise_payment(session: Session, order_id: int) -> bool:
+    """The payment is authorised: the order goes into fulfilment. False if it was not waiting."""
+    now = utcnow()
+    changed = session.execute(update(orders_t).where(
+        orders_t.c.id == order_id, orders_t.c.stage == STAGE_AWAITING_PAYMENT,
+    ).values(stage=STAGE_IN_PROGRESS, submitted_at=now, due_at=now, version=orders_t.c.version + 1,
+             updated_at=now)).rowcount
+    if changed:
+        session.execute(delete(issues_t).where(issues_t.c.order_id == order_id,
+                                               issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT))
+    return bool(changed)
+
+
+# --- retention -----------------------------------------------------------------------------
+
+def _purge(runtime: ProcessRuntime, state: OrderState, token: str) -> None:
+    """Delete originals and print files; the order and its thumbnails stay."""
+    for asset in state.assets:
+        for key in (original_key(state.id, asset.id), print_file_key(state.id, asset.id),
+                    print_file_pdf_key(state.id, asset.id)):
+            runtime.storage.delete(key)
+    with runtime.database.transaction() as session:
+        fence(session, state.id, token, runtime.rules.lease)
+        session.execute(update(orders_t).where(orders_t.c.id == state.id).values(files_purged_at=utcnow()))
+
+
+def purge_scratch(storage: AssetStorage, older_than: timedelta) -> int:
+    """Remove work files a killed worker left behind."""
+    cutoff = utcnow().timestamp() - older_than.total_seconds()
+    removed = 0
+    for path in Path(storage.scratch()).iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

@@ -1,0 +1,186 @@
+"""The job queue (Huey) and the reconciler that keeps it honest.
+
+The database says what is due; the queue only carries the news. Jobs are enqueued after the
+commit that made an order due, carry nothing but its id, and reload everything. A job lost on
+the way (a crash between commit and enqueue, a worker killed mid-job, a queue wiped) is found
+by the reconciler, which scans for orders overdue by more than a grace period and whose lease
+has lapsed, and enqueues them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+from huey.storage import SqliteStorage
+from sqlalchemy import and_, or_, select, update
+
+from printwork.config import Settings
+from printwork.core.assets.storage import LocalStorage
+from printwork.core.merchants.service import utcnow
+from printwork.core.orders.repository import orders_t
+from printwork.core.process.pipeline import (
+    ProcessRules,
+    ProcessRuntime,
+    drive_order,
+    purge_scratch,
+)
+from printwork.db import Database
+
+log = logging.getLogger(__name__)
+
+DRIVE_ORDER = "printwork.drive_order"
+DRIVE_ORDERS = "printwork.drive_orders"
+
+
+class _QueueStorage(SqliteStorage):
+    # The queue is not the source of truth (the reconciler rebuilds what a crash loses), so it
+    # skips the fsync per enqueue that `synchronous=FULL` would cost; WAL keeps it consistent.
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
+
+
+class _QueueHuey(SqliteHuey):
+    storage_class = _QueueStorage
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.queue_url:
+        return RedisHuey("printwork", url=settings.queue_url, results=False, utc=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return _QueueHuey("printwork", filename=str(settings.data_dir / "queue.db"), results=False, utc=True)
+
+
+class JobQueue:
+    """Enqueues order work, and (in worker processes) runs it."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
+        self.database = database
+        self.huey = make_huey(settings)
+        self._runtime: ProcessRuntime | None = None
+        self._runtime_lock = threading.Lock()
+        self._drive = self.huey.task(name=DRIVE_ORDER)(self._run_drive)
+        self._drive_many = self.huey.task(name=DRIVE_ORDERS)(self._run_drive_many)
+
+    # Producers ----------------------------------------------------------------------------
+
+    def orders_due(self, order_ids: list[int]) -> None:
+        """Orders whose work is due now (one queue write for the lot)."""
+        if len(order_ids) == 1:
+            self._drive(order_ids[0])
+        elif order_ids:
+            self._drive_many(list(order_ids))
+
+    def order_due(self, order_id: int, at: datetime | None = None) -> None:
+        if at is None or at <= utcnow():
+            self._drive(order_id)
+        else:
+            self._drive.schedule(args=(order_id,), eta=at)
+
+    # Consumers ----------------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> ProcessRuntime:
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._runtime = ProcessRuntime(
+                    database=self.database,
+                    storage=LocalStorage(self.settings.files_dir),
+                    rules=ProcessRules.from_settings(self.settings),
+                    notify_due=self.order_due,
+                )
+            return self._runtime
+
+    def _run_drive(self, order_id: int) -> None:
+        drive_order(self.runtime, order_id)
+
+    def _run_drive_many(self, order_ids: list[int]) -> None:
+        # Spread over the worker threads rather than driven one after another here.
+        for order_id in order_ids:
+            self._drive(order_id)
+
+    def reconcile_once(self, limit: int = 1000) -> int:
+        """Re-enqueue every overdue order nobody is working on; returns how many."""
+        now = utcnow()
+        overdue_before = now - timedelta(seconds=self.settings.reconcile_grace_seconds)
+        lapsed = or_(orders_t.c.lease_expires_at.is_(None), orders_t.c.lease_expires_at < now)
+        with self.database.read() as session:
+            rows = session.execute(
+                select(orders_t.c.id, orders_t.c.due_at)
+                .where(orders_t.c.due_at <= overdue_before, lapsed)
+                .order_by(orders_t.c.due_at).limit(limit)
+            ).all()
+        revived = []
+        for order_id, due_at in rows:
+            # Moving due_at to now claims the re-drive, so several reconcilers enqueue it once,
+            # and the next pass leaves it alone for another grace period.
+            with self.database.transaction() as session:
+                claimed = session.execute(
+                    update(orders_t).where(and_(orders_t.c.id == order_id, orders_t.c.due_at == due_at, lapsed))
+                    .values(due_at=now)
+                ).rowcount
+            if claimed:
+                revived.append(order_id)
+        if revived:
+            log.info("reconciler: re-driving %d overdue order(s)", len(revived))
+            self.orders_due(revived)
+        return len(revived)
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+class _EmbeddedConsumer(Consumer):
+    """A consumer that leaves signal handling to its host (uvicorn or the worker command)."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+class Workers:
+    """Job threads plus the reconciler, started and stopped together."""
+
+    def __init__(self, jobs: JobQueue, threads: int) -> None:
+        self.jobs = jobs
+        self.consumer = _EmbeddedConsumer(
+            jobs.huey, workers=threads, worker_type="thread", periodic=False,
+            initial_delay=0.05, backoff=1.5, max_delay=0.5, check_worker_health=False,
+        )
+        self._stop = threading.Event()
+        self._reconciler = threading.Thread(target=self._reconcile_loop, name="printwork-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self.consumer.start()
+        self._reconciler.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self.consumer.shutdown_timeout = timeout
+        self.consumer.stop(graceful=True)
+        self._reconciler.join(timeout=timeout)
+        self.jobs.close()
+
+    def wait(self) -> None:
+        while not self._stop.wait(0.5):
+            pass
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def _reconcile_loop(self) -> None:
+        interval = self.jobs.settings.reconcile_interval_seconds
+        storage = self.jobs.runtime.storage
+        while not self._stop.wait(interval):
+            try:
+                self.jobs.reconcile_once()
+                purge_scratch(storage, timedelta(hours=1))
+            except Exception:
+                log.exception("reconciler pass failed")

@@ -1,0 +1,177 @@
+"""The order process in real processes: API server, embedded or separate workers, the queue.
+
+Runs on SQLite with the embedded (SQLite) queue, and on PostgreSQL with Redis; a backend that
+cannot be reached is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from printwork.core.orders.repository import charges_t, shipments_t
+from tests.servers import free_port, running_servers
+
+REDIS_URL = os.environ.get("PRINTWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PHOTO_ORDER_SKU = "GLOBAL-PHO-4X6"
+
+
+@pytest.fixture
+def backend(test_db) -> dict[str, str]:
+    """Environment for servers and workers: SQLite+embedded queue, or PostgreSQL+Redis."""
+    env = {"PRINTWORK_DATABASE_URL": test_db.url, "PRINTWORK_ALLOW_PRIVATE_URLS": "1"}
+    if test_db.kind == "postgresql":
+        try:
+            client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+            client.flushdb()
+        except redis.RedisError as exc:
+            pytest.skip(f"Redis at {REDIS_URL} cannot be reached: {exc}")
+        env["PRINTWORK_QUEUE_URL"] = REDIS_URL
+    return env
+
+
+def order(url: str, **changes) -> dict:
+    body = {
+        "shippingMethod": "Budget",
+        "recipient": {"name": "Ann", "address": {"line1": "1 High St", "postalOrZipCode": "AB1 2CD",
+                                                  "countryCode": "GB", "townOrCity": "Town"}},
+        "items": [{"sku": PHOTO_ORDER_SKU, "copies": 1, "assets": [{"printArea": "default", "url": url}]}],
+    }
+    body.update(changes)
+    return body
+
+
+@contextmanager
+def serving(data_dir: Path, env: dict[str, str], *, workers: bool):
+    """`printwork serve` on a free port, with or without its embedded workers."""
+    port = free_port()
+    full_env = {**os.environ, "PRINTWORK_DATA_DIR": str(data_dir), "PRINTWORK_SEED_DEMO": "0",
+                "PRINTWORK_API_KEY_CACHE_SECONDS": "0", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "printwork.cli.main", "serve", "--port", str(port),
+         "--workers" if workers else "--no-workers"],
+        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/v4.0/orders", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for(fetch, predicate, seconds: float):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = fetch()
+        if predicate(value):
+            return value
+        assert time.monotonic() < deadline, f"gave up waiting; last seen: {value}"
+        time.sleep(0.1)
+
+
+def test_an_order_completes_in_the_background_and_sandbox_controls_move_it(
+        backend, tmp_path, make_key, image_server):
+    key = {"X-API-Key": make_key()}
+    env = {**backend, "PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "300"}
+    with serving(tmp_path, env, workers=True) as url:
+        created = httpx.post(f"{url}/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"), headers=key).json()
+        order_url = f"{url}/v4.0/orders/{created['order']['id']}"
+
+        def fetch():
+            return httpx.get(order_url, headers=key).json()["order"]
+
+        # The simulated lab takes five minutes a step; the order waits there.
+        waiting = wait_for(fetch, lambda o: o["status"]["details"]["inProduction"] == "InProgress", 30)
+        assert waiting["shipments"][0]["status"] == "Processing"
+        moved = httpx.post(f"{url}/sandbox/v1/orders/{created['order']['id']}/advance", json={"to": "shipped"},
+                           headers=key, timeout=30)
+        assert moved.status_code == 200, moved.text
+        done = moved.json()["order"]
+        assert done["status"]["stage"] == "Complete"
+        assert done["shipments"][0]["tracking"]["number"].startswith("SBX")
+        thumbnail = httpx.get(done["items"][0]["assets"][0]["thumbnailUrl"])
+        assert thumbnail.status_code == 200
+
+
+def test_an_unreachable_asset_ends_in_error_after_the_retries(backend, tmp_path, make_key, image_server):
+    key = {"X-API-Key": make_key()}
+    env = {**backend, "PRINTWORK_DOWNLOAD_RETRY_DELAYS_SANDBOX": "[0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2]"}
+    with serving(tmp_path, env, workers=True) as url:
+        created = httpx.post(f"{url}/v4.0/orders", json=order(f"{image_server.url}/nowhere.jpg"), headers=key).json()
+        order_url = f"{url}/v4.0/orders/{created['order']['id']}"
+        final = wait_for(lambda: httpx.get(order_url, headers=key).json()["order"],
+                         lambda o: o["items"][0]["assets"][0]["status"] == "Error", 60)
+        codes = [i["errorCode"] for i in final["status"]["issues"]]
+        assert codes == ["order.items.assets.NotDownloaded"] * 9 + ["order.items.assets.FailedToDownloaded"]
+        assert final["status"]["details"]["downloadAssets"] == "Error"
+
+
+def test_killing_the_worker_at_random_moments_loses_and_duplicates_nothing(
+        backend, tmp_path, make_key, image_server, test_db):
+    key = {"X-API-Key": make_key()}
+    env = {**os.environ, **backend, "PRINTWORK_DATA_DIR": str(tmp_path), "PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "0.3",
+           "PRINTWORK_JOB_LEASE_SECONDS": "2", "PRINTWORK_RECONCILE_INTERVAL_SECONDS": "0.5",
+           "PRINTWORK_RECONCILE_GRACE_SECONDS": "1"}
+
+    def start_worker() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "printwork.cli.main", "worker", "--threads", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    server_env = {k: v for k, v in backend.items() if k != "PRINTWORK_DATABASE_URL"}
+    with running_servers(test_db.url, tmp_path, **server_env) as (url,):
+        order_ids = [
+            httpx.post(f"{url}/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"), headers=key)
+            .json()["order"]["id"]
+            for _ in range(12)
+        ]
+        rng = random.Random(1234)
+        worker = start_worker()
+        try:
+            for _ in range(5):
+                time.sleep(rng.uniform(0.2, 1.2))
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+                worker = start_worker()
+
+            def stages():
+                listed = httpx.get(f"{url}/v4.0/orders?top=100", headers=key).json()["orders"]
+                return {o["id"]: o["status"]["stage"] for o in listed}
+
+            wait_for(stages, lambda s: set(s.values()) == {"Complete"} and len(s) == len(order_ids), 120)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    with test_db.db.read() as session:
+        shipments = dict(session.execute(select(shipments_t.c.order_id, func.count())
+                                         .group_by(shipments_t.c.order_id)).all())
+        charges = dict(session.execute(select(charges_t.c.order_id, func.count())
+                                       .group_by(charges_t.c.order_id)).all())
+    assert sorted(shipments.values()) == [1] * len(order_ids)
+    assert sorted(charges.values()) == [2] * len(order_ids)
+    for order_id in order_ids:
+        files = [p for p in (tmp_path / "files" / "orders" / order_id[4:]).rglob("*") if p.is_file()]
+        assert len(files) == 3, files  # original, print file, thumbnail; no leftovers
