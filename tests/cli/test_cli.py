@@ -131,3 +131,38 @@ def test_commands_refuse_an_unmigrated_database(tmp_path):
 def test_merchants_create_refuses_a_bad_currency(cli):
     result = cli("merchants", "create", "Acme", "--currency", "XYZ", check=False)
     assert result.returncode != 0 and "'XYZ' is not an ISO 4217 currency" in result.stderr
+
+
+def test_merchant_settings_lab_keys_and_order_commands(cli, client, test_db):
+    key = cli("merchants", "create", "Held Shop").stdout.strip().splitlines()[-1]
+    assert "pause window 90 minute(s); pays per order" in cli(
+        "merchants", "settings", "Held Shop", "--pause-minutes", "90", "--pays-per-order").stdout
+    assert cli("merchants", "settings", "Held Shop", "--pause-minutes", "0", check=False).returncode == 2
+    assert cli("merchants", "settings", "Nobody", "--no-pause", check=False).returncode == 1
+    cli("merchants", "settings", "Held Shop", "--pause-indefinite")
+    body = {"shippingMethod": "Budget", "recipient": {"name": "A", "address": {
+        "line1": "1 St", "postalOrZipCode": "AB1", "countryCode": "GB", "townOrCity": "Town"}},
+        "items": [{"sku": "GLOBAL-PHO-4X6", "copies": 1,
+                   "assets": [{"printArea": "default", "url": "https://example.com/a.jpg"}]}]}
+    created = client.post("/v4.0/orders", json=body, headers={"X-API-Key": key}).json()
+    assert created["outcome"] == "OnHold"
+    order_id = created["order"]["id"]
+
+    # Out of the pause window, into payment authorisation, then into fulfilment.
+    cli("orders", "release", order_id)
+    order = client.get(f"/v4.0/orders/{order_id}", headers={"X-API-Key": key}).json()["order"]
+    assert [i["errorCode"] for i in order["status"]["issues"]] == ["RequiresPaymentAuthorisation"]
+    assert cli("orders", "release", order_id, check=False).returncode == 1
+    cli("orders", "authorise-payment", order_id)
+    order = client.get(f"/v4.0/orders/{order_id}", headers={"X-API-Key": key}).json()["order"]
+    assert order["status"]["issues"] == [] and order["status"]["stage"] == "InProgress"
+    assert cli("orders", "authorise-payment", order_id, check=False).returncode == 1
+    assert cli("orders", "authorise-payment", "ord_999999", check=False).returncode == 1
+    assert cli("orders", "authorise-payment", "nonsense", check=False).returncode == 2
+
+    lab_key = cli("labs", "create-key", "uk6").stdout.strip().splitlines()[-1]
+    assert lab_key.startswith("pw_lab_")
+    assert client.get("/lab/v1/shipments", headers={"X-API-Key": lab_key}).status_code == 200
+    assert cli("labs", "create-key", "nolab", check=False).returncode == 1
+    cli("labs", "revoke-key", lab_key[:14])
+    assert client.get("/lab/v1/shipments", headers={"X-API-Key": lab_key}).status_code == 401

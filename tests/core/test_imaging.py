@@ -148,3 +148,27 @@ def test_exif_orientation_is_honoured(tmp_path):
     out = tmp_path / "o.jpg"
     render(tagged, plan(info.width, info.height, 100, 300, STRETCH), out)
     assert near(pixel(out, 50, 10), RED) and near(pixel(out, 50, 290), BLUE)
+
+
+def test_the_pixel_budget_lets_big_sources_wait_their_turn():
+    import threading
+    import time
+
+    from printwork.core.assets.imaging import PixelBudget
+
+    budget = PixelBudget(10)
+    order: list[str] = []
+
+    def second():
+        with budget.held(8_000_000):
+            order.append("second")
+
+    with budget.held(8_000_000):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.1)
+        order.append("first done")
+    waiter.join(timeout=5)
+    assert order == ["first done", "second"]
+    with budget.held(50_000_000):  # larger than the whole budget: runs, alone
+        pass

@@ -6,12 +6,46 @@ worker's memory budget, and it was the faster of the two at photo-print sizes.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
 
 from printwork.core.assets.geometry import SizingPlan
+
+# Every file is used once, so libvips' operation cache only holds memory (measured: a worker's
+# peak RSS fell from ~730 MB, bench/pipeline.py).
+pyvips.cache_set_max(0)
+
+
+class PixelBudget:
+    """Bounds how many source pixels a process decodes at once, so memory stays predictable
+    however many job threads run: a 4800x6000 source waits for room instead of joining two
+    others (bench/pipeline.py). A source larger than the whole budget runs alone."""
+
+    def __init__(self, megapixels: float) -> None:
+        self._capacity = megapixels * 1_000_000
+        self._in_use = 0.0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def held(self, pixels: int) -> Iterator[None]:
+        want = min(float(pixels), self._capacity)
+        with self._cond:
+            self._cond.wait_for(lambda: self._in_use + want <= self._capacity)
+            self._in_use += want
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_use -= want
+                self._cond.notify_all()
+
+
+RENDER_BUDGET = PixelBudget(40)
 
 # What print files are made from; products that take PDFs (photobooks) add "pdf".
 PRINT_FORMATS = frozenset({"jpeg", "png", "tiff"})

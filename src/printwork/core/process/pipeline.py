@@ -438,8 +438,9 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
             else:
                 width, height = _print_area_pixels(runtime, item, asset.print_area)
                 plan = geometry.plan(row.original_width, row.original_height, width, height, item.sizing)
-                imaging.render(original, plan, print_path)
-                imaging.thumbnail(print_path, thumb_path)
+                with imaging.RENDER_BUDGET.held(max(row.original_width * row.original_height, width * height)):
+                    imaging.render(original, plan, print_path)
+                    imaging.thumbnail(print_path, thumb_path)
                 runtime.storage.put(print_file_key(state.id, asset_id), print_path)
         if has_thumbnail:
             runtime.storage.put(thumbnail_key(state.id, asset_id), thumb_path)
