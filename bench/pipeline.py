@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +55,31 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bare_cpu_ms(source: Path, target: Path, width: int, height: int, runs: int = 15) -> float:
+    """CPU of a bare pyvips crop-resize-save of the same image to the same print, in this process
+    (libvips' operation cache off, as in the worker: else repeats are answered from the cache)."""
+    pyvips.cache_set_max(0)
+    def once():
+        image = pyvips.Image.new_from_file(str(source))
+        if (image.width > image.height) != (width > height):
+            image = image.rot90()
+        scale = max(width / image.width, height / image.height)
+        crop_w, crop_h = round(width / scale), round(height / scale)
+        image = image.crop((image.width - crop_w) // 2, (image.height - crop_h) // 2, crop_w, crop_h)
+        image = image.resize(width / crop_w, vscale=height / crop_h, kernel="lanczos3")
+        image.jpegsave(str(target), Q=92)
+    once()
+    start = time.process_time()
+    for _ in range(runs):
+        once()
+    return (time.process_time() - start) / runs * 1000
 
 
 def order_body(url: str, sku: str, attributes: dict | None = None) -> dict:
@@ -121,16 +147,24 @@ def main() -> None:
                 for _ in range(args.orders):
                     response = client.post(f"{base}/v4.0/orders", json=order_body(f"{files_url}/photo.jpg", "GLOBAL-PHO-4X6"))
                     response.raise_for_status()
-                worker = subprocess.Popen([str(BIN / "printwork"), "worker", "--threads", str(args.threads)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                # BENCH_WORKER_WRAPPER="py-spy record -f raw -o /tmp/worker.txt --" profiles the worker.
+                wrapper = os.environ.get("BENCH_WORKER_WRAPPER", "").split()
+                worker = subprocess.Popen([*wrapper, str(BIN / "printwork"), "worker", "--threads", str(args.threads)],
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 elapsed = wait_complete(engine, args.orders, timeout=600)
                 photo_rss = peak_rss_mb(worker.pid)
+                cpu = cpu_seconds(worker.pid)
                 rate = args.orders / elapsed
                 print(f"6x4in prints from a 3000x2400 JPEG: {args.orders} orders complete in {elapsed:.1f} s "
-                      f"= {rate:.1f} orders/s with one worker ({args.threads} threads); worker peak RSS {photo_rss:.0f} MB")
+                      f"= {rate:.1f} orders/s with one worker ({args.threads} threads); worker peak RSS {photo_rss:.0f} MB; "
+                      f"worker CPU {cpu:.1f} s = {cpu / args.orders * 1000:.0f} ms per order")
+                bare = bare_cpu_ms(files / "photo.jpg", tmp / "bare.jpg", 1200, 1800)
+                print(f"bare pyvips crop-resize-save of the same print: {bare:.0f} ms CPU; the pipeline's whole cost per "
+                      f"order (download, checks, print file, thumbnail, database, sandbox lab) is "
+                      f"{cpu / args.orders * 1000 / bare - 1:+.0%} over it")
 
                 # Memory: a fresh worker preparing only large prints.
-                worker.terminate()
+                worker.send_signal(signal.SIGINT)
                 worker.wait(timeout=60)
                 for _ in range(args.large):
                     client.post(f"{base}/v4.0/orders", json=order_body(f"{files_url}/large.jpg", "GLOBAL-FAP-16X24")

@@ -47,6 +47,10 @@ class PixelBudget:
 
 RENDER_BUDGET = PixelBudget(40)
 
+# Up to this size a print is held in memory once to make its thumbnail too (saves a decode);
+# bigger ones re-read their file, so a 4800x7200 print does not hold 100 MB of pixels.
+THUMBNAIL_FROM_MEMORY_PIXELS = 12_000_000
+
 # What print files are made from; products that take PDFs (photobooks) add "pdf".
 PRINT_FORMATS = frozenset({"jpeg", "png", "tiff"})
 
@@ -108,8 +112,10 @@ def _orientation(image: pyvips.Image) -> int:
     return image.get("orientation") if image.get_typeof("orientation") else 1
 
 
-def render(source: Path, plan: SizingPlan, target: Path, *, quality: int = 92) -> None:
-    """Write `plan` applied to `source` as an sRGB JPEG of exactly `plan.canvas` pixels."""
+def render(source: Path, plan: SizingPlan, target: Path, *, quality: int = 92,
+           thumbnail_target: Path | None = None, thumbnail_side: int = 400) -> None:
+    """Write `plan` applied to `source` as an sRGB JPEG of exactly `plan.canvas` pixels, and
+    optionally a thumbnail of it made from the same pixels (no second decode)."""
     # Random access measured faster than sequential here for crop-then-resize (bench/print_file.py)
     # and stays inside a worker's memory budget for a 4800x6000 print.
     image = pyvips.Image.new_from_file(str(source), access="random", fail=True).autorot()
@@ -117,20 +123,36 @@ def render(source: Path, plan: SizingPlan, target: Path, *, quality: int = 92) -
         image = image.flatten(background=[255, 255, 255])
     if image.interpretation not in ("srgb", "b-w"):
         image = image.colourspace("srgb")
-    if plan.rotate:
-        image = image.rot90()
     crop = plan.crop
-    if (crop.left, crop.top, crop.width, crop.height) != (0, 0, image.width, image.height):
-        image = image.crop(crop.left, crop.top, crop.width, crop.height)
     width, height = plan.resized
+    if plan.rotate:
+        # The plan's boxes are in the turned image. Crop and resize the source in its own
+        # orientation and turn only the result: turning the full-size source first cost a
+        # third of a 6x4 print's time (bench/pipeline.py). libvips turns clockwise, so the
+        # turned box (l, t, w, h) is the source box (t, H - l - w, h, w).
+        left, top, crop_width, crop_height = crop.top, image.height - crop.left - crop.width, crop.height, crop.width
+        width, height = height, width
+    else:
+        left, top, crop_width, crop_height = crop.left, crop.top, crop.width, crop.height
+    if (left, top, crop_width, crop_height) != (0, 0, image.width, image.height):
+        image = image.crop(left, top, crop_width, crop_height)
     image = image.resize(width / image.width, vscale=height / image.height, kernel="lanczos3")
     # Rounding inside resize can leave a pixel over or under; the print area must be exact.
     if (image.width, image.height) != (width, height):
         image = image.gravity("centre", width, height, extend="copy")
+    if plan.rotate:
+        image = image.rot90()
     if plan.canvas != plan.resized or plan.offset != (0, 0):
         fill = [255] * image.bands
         image = image.embed(plan.offset[0], plan.offset[1], plan.canvas[0], plan.canvas[1], background=fill)
+    in_memory = thumbnail_target is not None and image.width * image.height <= THUMBNAIL_FROM_MEMORY_PIXELS
+    if in_memory:
+        image = image.copy_memory()  # so the print file and its thumbnail share one computation
+        small = image.thumbnail_image(thumbnail_side, height=thumbnail_side, size="down")
+        small.jpegsave(str(thumbnail_target), Q=80, strip=True)
     image.jpegsave(str(target), Q=quality, strip=True)
+    if thumbnail_target is not None and not in_memory:
+        thumbnail(target, thumbnail_target, thumbnail_side)
 
 
 def thumbnail(source: Path, target: Path, longest_side: int = 400) -> None:
