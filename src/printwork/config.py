@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: float = Field(
         default=30.0, ge=0, description="How long a due order may wait for its job before the reconciler re-drives it."
     )
+    callback_retry_delays_live: list[float] = Field(
+        default=[30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 43200],
+        description="Seconds between a live callback's 15 attempts (about 37 hours in all), each jittered by ±20%.",
+    )
+    callback_retry_delays_sandbox: list[float] = Field(
+        default=[2, 4, 6, 8, 10, 15, 15, 20, 20, 30, 30, 30, 30, 30],
+        description="The same for sandbox callbacks: the first retry within seconds, all 15 within about 5 minutes.",
+    )
+    callback_timeout_seconds: float = Field(default=10.0, gt=0, description="A callback must be answered within this.")
     retention_days: float = Field(
         default=30.0, gt=0, description="Originals and print files are deleted this long after an order is submitted."
     )

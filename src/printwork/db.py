@@ -6,7 +6,7 @@ power cut; PostgreSQL's defaults are already durable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,6 +73,7 @@ class Database:
         )
         self.statements = StatementCache(self.engine.dialect)
         self.fast = FastReader(self.engine, self.statements)
+        self.after_commit: list[Callable[[dict], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,6 +89,11 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            if session.info and self.after_commit:
+                # What the transaction left in session.info (e.g. new callback events) is handed
+                # on only now that it is durable.
+                for listener in self.after_commit:
+                    listener(session.info)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

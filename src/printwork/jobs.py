@@ -20,7 +20,11 @@ from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 from sqlalchemy import and_, or_, select, update
 
+# The queue is a boundary: it wires the v4 dialect's rendering into the events the core writes.
+from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
+from printwork.core.callbacks.delivery import Deliverer, DeliveryRules, overdue_events
+from printwork.core.callbacks.events import NEW_EVENTS, events_t
 from printwork.core.assets.storage import LocalStorage
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.repository import orders_t
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DRIVE_ORDER = "printwork.drive_order"
 DRIVE_ORDERS = "printwork.drive_orders"
+DELIVER_EVENTS = "printwork.deliver_events"
 
 
 class _QueueStorage(SqliteStorage):
@@ -67,8 +72,12 @@ class JobQueue:
         self.huey = make_huey(settings)
         self._runtime: ProcessRuntime | None = None
         self._runtime_lock = threading.Lock()
+        self._deliverer: Deliverer | None = None
         self._drive = self.huey.task(name=DRIVE_ORDER)(self._run_drive)
         self._drive_many = self.huey.task(name=DRIVE_ORDERS)(self._run_drive_many)
+        self._deliver = self.huey.task(name=DELIVER_EVENTS)(self._run_deliver)
+        # Callback events written by any transaction on this database go out once it commits.
+        database.after_commit.append(self._on_commit)
 
     # Producers ----------------------------------------------------------------------------
 
@@ -78,6 +87,22 @@ class JobQueue:
             self._drive(order_ids[0])
         elif order_ids:
             self._drive_many(list(order_ids))
+
+    def events_due(self, event_ids: list[int], at: datetime | None = None) -> None:
+        if not event_ids:
+            return
+        if at is None or at <= utcnow():
+            self._deliver(list(event_ids))
+        else:
+            self._deliver.schedule(args=(list(event_ids),), eta=at)
+
+    def _on_commit(self, info: dict) -> None:
+        new_events = info.pop(NEW_EVENTS, None)
+        if new_events:
+            try:
+                self.events_due(new_events)
+            except Exception:  # noqa: BLE001 - the reconciler finds them anyway
+                log.exception("could not enqueue %d callback(s); the reconciler will", len(new_events))
 
     def order_due(self, order_id: int, at: datetime | None = None) -> None:
         if at is None or at <= utcnow():
@@ -96,11 +121,30 @@ class JobQueue:
                     storage=LocalStorage(self.settings.files_dir),
                     rules=ProcessRules.from_settings(self.settings),
                     notify_due=self.order_due,
+                    announcer=translate.announcer(self.settings.resolved_public_base_url),
                 )
             return self._runtime
 
+    @property
+    def deliverer(self) -> Deliverer:
+        with self._runtime_lock:
+            if self._deliverer is None:
+                self._deliverer = Deliverer(self.database, DeliveryRules.from_settings(self.settings))
+            return self._deliverer
+
     def _run_drive(self, order_id: int) -> None:
         drive_order(self.runtime, order_id)
+
+    def _run_deliver(self, event_ids: list[int]) -> None:
+        # A batch may be larger than one claim; keep going until these are all sent.
+        retries = []
+        for start in range(0, len(event_ids), self.deliverer.rules.batch):
+            retries += self.deliverer.deliver(event_ids[start:start + self.deliverer.rules.batch])
+        by_time: dict[datetime, list[int]] = {}
+        for event_id, at in retries:
+            by_time.setdefault(at.replace(microsecond=0), []).append(event_id)
+        for at, ids in by_time.items():
+            self.events_due(ids, at)
 
     def _run_drive_many(self, order_ids: list[int]) -> None:
         # Spread over the worker threads rather than driven one after another here.
@@ -132,11 +176,28 @@ class JobQueue:
         if revived:
             log.info("reconciler: re-driving %d overdue order(s)", len(revived))
             self.orders_due(revived)
-        return len(revived)
+        return len(revived) + self._reconcile_events(now)
+
+    def _reconcile_events(self, now: datetime) -> int:
+        grace = timedelta(seconds=self.settings.reconcile_grace_seconds)
+        with self.database.transaction() as session:
+            overdue = overdue_events(session, grace)
+            if overdue:
+                # Moving them to now claims the re-send, as for orders above.
+                session.execute(update(events_t).where(events_t.c.id.in_(overdue)).values(next_attempt_at=now))
+        if overdue:
+            log.info("reconciler: re-sending %d overdue callback(s)", len(overdue))
+            for start in range(0, len(overdue), 200):
+                self.events_due(overdue[start:start + 200])
+        return len(overdue)
 
     def close(self) -> None:
+        if self._on_commit in self.database.after_commit:
+            self.database.after_commit.remove(self._on_commit)
         if self._runtime is not None:
             self._runtime.close()
+        if self._deliverer is not None:
+            self._deliverer.close()
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

@@ -431,5 +431,6 @@ def test_the_reconciler_re_drives_lost_work_once(test_db, settings, client, head
         session.execute(update(orders_t).where(orders_t.c.id == order_id).values(
             due_at=utcnow() - timedelta(minutes=5), lease_token="x", lease_expires_at=utcnow() + timedelta(minutes=1)))
     assert jobs.reconcile_once() == 0
+    jobs.close()
     with test_db.db.read() as session:
         assert session.execute(select(func.count()).select_from(issues_t)).scalar() == 0

@@ -150,7 +150,9 @@ def create_app(
         finally:
             committer.stop()
             if workers is not None:
-                workers.stop()
+                workers.stop()  # closes the queue too
+            else:
+                jobs.close()
 
     fastapi_app = FastAPI(
         title="Printwork",

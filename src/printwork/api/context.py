@@ -7,7 +7,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
+from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.service import CatalogCache
 from printwork.core.merchants.service import Owner, hash_key, owner_for_key
 from printwork.db import Database
@@ -70,9 +72,11 @@ class AppContext:
     catalog: CatalogCache = field(default_factory=CatalogCache)
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
+    announcer: Announcer = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
+        self.announcer = translate.announcer(self.settings.resolved_public_base_url)
 
 
 def new_trace_parent(incoming: str | None = None) -> str:

@@ -234,11 +234,15 @@ def merchants_settings(
     no_pause: Annotated[bool, typer.Option(help="Start new orders at once.")] = False,
     pays_per_order: Annotated[bool | None, typer.Option("--pays-per-order/--invoiced",
                                                          help="Each order waits for its payment to be authorised.")] = None,
+    callback_url: Annotated[str | None, typer.Option(help="Default callback URL ('' to remove).")] = None,
 ) -> None:
     """Show or change a merchant's order settings (pause window, payment)."""
     _require_schema()
     if sum(bool(x) for x in (pause_minutes is not None, pause_indefinite, no_pause)) > 1:
         err.print("[red]Give at most one of --pause-minutes, --pause-indefinite, --no-pause.[/red]")
+        raise typer.Exit(2)
+    if callback_url and not callback_url.lower().startswith(("http://", "https://")):
+        err.print("[red]--callback-url must be an http(s) URL.[/red]")
         raise typer.Exit(2)
     if pause_minutes is not None and pause_minutes <= 0:
         err.print("[red]--pause-minutes must be more than 0 (use --no-pause to turn the window off).[/red]")
@@ -249,13 +253,31 @@ def merchants_settings(
                 session, name,
                 pause_seconds=None if pause_minutes is None else round(pause_minutes * 60),
                 pause_indefinite=pause_indefinite, no_pause=no_pause, pays_per_order=pays_per_order,
+                callback_url=callback_url,
             )
     except CoreError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     window = "until released" if terms.pause_indefinite else (
         f"{terms.pause_seconds / 60:g} minute(s)" if terms.pause_seconds else "none")
-    print(f"{name}: pause window {window}; {'pays per order' if terms.pays_per_order else 'invoiced'}")
+    print(f"{name}: pause window {window}; {'pays per order' if terms.pays_per_order else 'invoiced'}; "
+          f"callbacks to {terms.callback_url or 'each order’s callbackUrl only'}")
+
+
+@merchants_app.command("callback-secret")
+def merchants_callback_secret(
+    name: Annotated[str, typer.Argument(help="The merchant's name.")],
+    rotate: Annotated[bool, typer.Option(help="Replace the secret; receivers must switch to the new one.")] = False,
+) -> None:
+    """Print the secret the merchant's callbacks are signed with (Standard Webhooks), as the last line."""
+    _require_schema()
+    try:
+        with _database().transaction() as session:
+            secret = merchants_service.callback_secret(session, name, rotate=rotate)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    print(secret)
 
 
 @labs_app.command("create-key")
@@ -302,13 +324,16 @@ def _order_command(order: str, change) -> None:
         raise typer.Exit(2)
     settings = get_settings()
     database = _database()
+    jobs = JobQueue(settings, database)  # hears of the callbacks the change writes, after the commit
     try:
         with database.transaction() as session:
             change(session, order_id, settings)
     except CoreError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    JobQueue(settings, database).orders_due([order_id])
+    finally:
+        jobs.close()
+    jobs.orders_due([order_id])
 
 
 @orders_app.command("authorise-payment")
@@ -323,11 +348,13 @@ def orders_authorise(order: Annotated[str, typer.Argument(help="The order id, or
 @orders_app.command("release")
 def orders_release(order: Annotated[str, typer.Argument(help="The order id, ord_…")]) -> None:
     """End an order's pause window now."""
+    from printwork.api.prodigi_v4.translate import announcer
     from printwork.core.catalog.service import CatalogCache
     from printwork.core.process import controls
 
     _order_command(order, lambda session, order_id, settings: controls.release_hold(
-        session, order_id, CatalogCache().get(session), settings.resolved_public_base_url))
+        session, order_id, CatalogCache().get(session), settings.resolved_public_base_url,
+        announcer(settings.resolved_public_base_url)))
     err.print(f"{order}: released from its pause window.")
 
 

@@ -32,6 +32,7 @@ from printwork.core.assets.storage import (
     print_file_pdf_key,
     thumbnail_key,
 )
+from printwork.core.callbacks import service as callbacks
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.labs import service as labs
 from printwork.core.labs.service import LAB_STAGES_BY_LOWER, LabShipment
@@ -167,7 +168,7 @@ async def sandbox_release_hold(request: Request) -> Response:
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
     _control(request, order_id, lambda s: controls.release_hold(
-        s, order_id, ctx.catalog.get(s), ctx.settings.resolved_public_base_url, owner))
+        s, order_id, ctx.catalog.get(s), ctx.settings.resolved_public_base_url, ctx.announcer, owner))
     return await _order_response(request, owner, order_id)
 
 
@@ -264,7 +265,7 @@ async def lab_in_production(request: Request) -> Response:
     lab_code = _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
     with context(request).database.transaction() as session:
-        labs.report_in_production(session, lab_code, shipment_id)
+        labs.report_in_production(session, lab_code, shipment_id, context(request).announcer)
     return _lab_json(request, {"outcome": "Ok"})
 
 
@@ -290,8 +291,58 @@ async def lab_shipped(request: Request) -> Response:
     failures.raise_if_any()
     with context(request).database.transaction() as session:
         labs.report_shipped(session, lab_code, shipment_id, tracking_number=fields["trackingNumber"],
-                            tracking_link=fields["trackingUrl"], carrier=fields["carrier"], service=fields["service"])
+                            tracking_link=fields["trackingUrl"], carrier=fields["carrier"], service=fields["service"],
+                            announcer=context(request).announcer)
     return _lab_json(request, {"outcome": "Ok"})
+
+
+# --- callbacks ----------------------------------------------------------------------------
+
+def _time(value) -> str | None:
+    return None if value is None else value.isoformat(timespec="microseconds") + "Z"
+
+
+async def order_callbacks(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    with context(request).database.read() as session:
+        events = callbacks.deliveries(session, owner, order_id)
+    return _lab_json(request, {"outcome": "Ok", "callbacks": [
+        {"id": e.public_id, "type": e.event_type, "time": _time(e.occurred_at), "url": e.url, "status": e.status,
+         "attempts": e.attempts, "nextAttempt": _time(e.next_attempt_at), "delivered": _time(e.delivered_at),
+         "history": [{"time": _time(a.attempted_at), "url": a.url, "statusCode": a.status_code,
+                      "durationMs": a.duration_ms, "error": a.error} for a in e.history]}
+        for e in events
+    ]})
+
+
+async def redeliver_callback(request: Request) -> Response:
+    owner = authenticate(request)
+    ctx = context(request)
+    with ctx.database.transaction() as session:
+        event_id, _ = callbacks.redeliver_event(session, owner, request.path_params["event_id"])
+    ctx.jobs.events_due([event_id])
+    return _lab_json(request, {"outcome": "Ok", "id": request.path_params["event_id"], "status": "Pending"})
+
+
+async def callback_settings(request: Request) -> Response:
+    owner = authenticate(request)
+    change, url = False, None
+    if request.method == "PUT":
+        raw = await json_body(request)
+        failures = FailureCollector()
+        if not isinstance(raw, dict):
+            failures.add("body", "MustBeAnObject", None)
+            failures.raise_if_any()
+        url = next((v for k, v in raw.items() if k.lower() == "defaultcallbackurl"), None)
+        if url is not None and (not isinstance(url, str) or not url.lower().startswith(("http://", "https://"))):
+            failures.add("defaultCallbackUrl", "MustBeAnHttpUrl", url)
+        failures.raise_if_any()
+        change = True
+    with context(request).database.transaction() as session:
+        current = callbacks.callback_settings(session, owner, url, change_url=change)
+    return _lab_json(request, {"outcome": "Ok", "defaultCallbackUrl": current.default_callback_url,
+                               "signingSecret": current.signing_secret})
 
 
 routes = [
@@ -300,6 +351,9 @@ routes = [
     Route("/sandbox/v1/orders/{order_id}/fail", sandbox_fail, methods=["POST"]),
     Route("/sandbox/v1/orders/{order_id}/authorisePayment", sandbox_authorise_payment, methods=["POST"]),
     Route("/sandbox/v1/orders/{order_id}/releaseHold", sandbox_release_hold, methods=["POST"]),
+    Route("/platform/v1/orders/{order_id}/callbacks", order_callbacks, methods=["GET"]),
+    Route("/platform/v1/callbacks/settings", callback_settings, methods=["GET", "PUT"]),
+    Route("/platform/v1/callbacks/{event_id}/redeliver", redeliver_callback, methods=["POST"]),
     Route("/lab/v1/shipments", lab_shipments, methods=["GET"]),
     Route("/lab/v1/shipments/{shipment_id}", lab_shipment, methods=["GET"]),
     Route("/lab/v1/shipments/{shipment_id}/inProduction", lab_in_production, methods=["POST"]),
@@ -307,4 +361,4 @@ routes = [
     Route("/lab/v1/print-files/{asset_id}", lab_print_file, methods=["GET"]),
 ]
 
-PREFIXES = ("/thumbnails/", "/sandbox/", "/lab/")
+PREFIXES = ("/thumbnails/", "/sandbox/", "/lab/", "/platform/")

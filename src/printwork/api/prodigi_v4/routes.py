@@ -21,6 +21,7 @@ from printwork.core.errors import (
     ValidationFailed,
 )
 from printwork.core.merchants.service import Owner, billing_currency
+from printwork.core.orders import actions
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import parse_order_id
 from printwork.core.process.state import FAULTS
@@ -234,6 +235,78 @@ async def spine(request: Request) -> Response:
     return Response(content, media_type=JSON)
 
 
+def _action_response(request: Request, owner: Owner, order_id: int, action: actions.ActionResult,
+                     **extra: bytes) -> Response:
+    body = orders.get_order(context(request).database, owner, order_id, translate.render_order,
+                            translate.RENDITION_FORMAT)
+    return envelope(request, action.outcome, "order", body, **extra)
+
+
+async def order_actions(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    with context(request).database.read() as session:
+        available = actions.availability(session, owner, order_id)
+    document = {"outcome": "Ok", **translate.availability_document(available),
+                "traceParent": request.scope["state"]["trace_parent"]}
+    return Response(orjson.dumps(document), media_type=JSON)
+
+
+async def cancel_order(request: Request) -> Response:
+    # Takes no body: whatever is sent, with whatever Content-Type, is not read.
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    ctx = context(request)
+    with ctx.database.transaction() as session:
+        result = actions.cancel(session, owner, order_id, ctx.announcer)
+    return _action_response(request, owner, order_id, result,
+                            shipmentUpdateResults=orjson.dumps(translate.shipment_results(result.shipments)))
+
+
+async def update_shipping_method(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    method, failures = await parsed_body(request, translate.parse_shipping_method_update)
+    failures.raise_if_any()
+    ctx = context(request)
+    with ctx.database.transaction() as session:
+        result = actions.update_shipping_method(session, owner, order_id, method, ctx.catalog.get(session),
+                                                ctx.announcer)
+    results = orjson.dumps(translate.shipment_results(result.shipments))
+    # Both spellings the documents use for the per-shipment results.
+    return _action_response(request, owner, order_id, result, shipmentUpdateResults=results,
+                            shippingUpdateResults=results)
+
+
+RECIPIENT_RESULT = {"Updated": "completed", "PartiallyUpdated": "partiallyComplete", "FailedToUpdate": "failed"}
+
+
+async def update_recipient(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    recipient, failures = await parsed_body(request, translate.parse_recipient_update)
+    failures.raise_if_any()
+    ctx = context(request)
+    with ctx.database.transaction() as session:
+        result = actions.update_recipient(session, owner, order_id, recipient, ctx.catalog.get(session),
+                                          ctx.announcer)
+    results = orjson.dumps(translate.shipment_results(result.shipments))
+    extra = {"shipmentUpdateResults": results, "shipmentResult": results}
+    if result.outcome in RECIPIENT_RESULT:
+        extra["result"] = orjson.dumps(RECIPIENT_RESULT[result.outcome])
+    return _action_response(request, owner, order_id, result, **extra)
+
+
+async def update_metadata(request: Request) -> Response:
+    owner = authenticate(request)
+    order_id = order_id_from_path(request.path_params["order_id"])
+    metadata_json, failures = await parsed_body(request, translate.parse_metadata_update)
+    failures.raise_if_any()
+    with context(request).database.transaction() as session:
+        result = actions.update_metadata(session, owner, order_id, metadata_json)
+    return _action_response(request, owner, order_id, result)
+
+
 # Plain Starlette routes: FastAPI's per-route dependency machinery costs more than these
 # handlers do (measured in bench/), and they parse their own bodies anyway. Paths are lower
 # case; the app's middleware lower-cases v4 paths before routing.
@@ -241,6 +314,12 @@ routes = [
     Route("/v4.0/orders", create_order, methods=["POST"]),
     Route("/v4.0/orders", list_orders, methods=["GET"]),
     Route("/v4.0/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/v4.0/orders/{order_id}/actions", order_actions, methods=["GET"]),
+    Route("/v4.0/orders/{order_id}/actions/cancel", cancel_order, methods=["POST"]),
+    Route("/v4.0/orders/{order_id}/actions/updateshippingmethod", update_shipping_method, methods=["POST"]),
+    Route("/v4.0/orders/{order_id}/actions/updateshipping", update_shipping_method, methods=["POST"]),
+    Route("/v4.0/orders/{order_id}/actions/updaterecipient", update_recipient, methods=["POST"]),
+    Route("/v4.0/orders/{order_id}/actions/updatemetadata", update_metadata, methods=["POST"]),
     Route("/v4.0/quotes", create_quote, methods=["POST"]),
     Route("/v4.0/products/spine", spine, methods=["POST"]),
     Route("/v4.0/products/{sku}", get_product, methods=["GET"]),

@@ -13,10 +13,12 @@ from urllib.parse import urlencode
 
 import orjson
 
+from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER, Product
 from printwork.core.errors import FailureCollector
 from printwork.core.orders.domain import (
     DEFAULT_SIZING,
+    METADATA_MAX_CHARS,
     SIZINGS_BY_LOWER,
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
@@ -40,7 +42,8 @@ from printwork.core.orders.domain import (
     parse_order_id,
     shipment_public_id,
 )
-from printwork.core.orders.rules import canonical_amount
+from printwork.core.orders.actions import Availability, ShipmentResult
+from printwork.core.orders.rules import canonical_amount, check_country
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
 RENDITION_FORMAT = "prodigi_v4"
@@ -572,3 +575,82 @@ def parse_spine_request(raw: Any, failures: FailureCollector) -> tuple[str | Non
         failures.add("numberOfPages", "MustBeAnInteger", pages)
         pages = None
     return sku, country, pages
+
+
+def announcer(public_base_url: str) -> Announcer:
+    """Callbacks carry the order exactly as GET /v4.0/orders/{id} shows it (INVENTORY A-19)."""
+    return Announcer(render_order=order_document, source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
+
+
+def parse_shipping_method_update(raw: Any, failures: FailureCollector) -> str | None:
+    """`{"shippingMethod": …}`; the documents' table spells it `shipping_method` (A-02)."""
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None
+    obj = _Object(raw, "")
+    value = obj.get("shippingMethod")
+    if value is _MISSING:
+        value = obj.get("shipping_method")
+    if value is _MISSING or value is None:
+        failures.add("shippingMethod", "Required", None)
+        return None
+    method = SHIPPING_METHODS_BY_LOWER.get(value.lower()) if isinstance(value, str) else None
+    if method is None:
+        failures.add("shippingMethod", "InvalidValue", value)
+    return method
+
+
+def parse_recipient_update(raw: Any, failures: FailureCollector) -> Recipient | None:
+    """The recipient bare, as the curl example sends it, or wrapped in `recipient` (A-05)."""
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None
+    obj = _Object(raw, "")
+    wrapped = obj.get("recipient")
+    if isinstance(wrapped, dict):
+        obj = _Object(wrapped, "recipient")
+    recipient = parse_recipient(obj, failures)
+    if recipient is not None:
+        check_country(recipient.address.country_code, obj.child_path("address") + ".countryCode", failures)
+    return recipient
+
+
+def parse_metadata_update(raw: Any, failures: FailureCollector) -> str | None:
+    if not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        return None
+    metadata = _Object(raw, "").get("metadata")
+    if metadata is _MISSING or metadata is None:
+        failures.add("metadata", "Required", None)
+        return None
+    if not isinstance(metadata, dict):
+        failures.add("metadata", "MustBeAnObject", metadata)
+        return None
+    text = orjson.dumps(metadata).decode()
+    if len(text) > METADATA_MAX_CHARS:
+        failures.add("metadata", "MaxLengthExceeded", len(text))
+        return None
+    return text
+
+
+def shipment_results(results: list[ShipmentResult]) -> list[dict]:
+    documents = []
+    for result in results:
+        document: dict[str, Any] = {"shipmentId": shipment_public_id(result.shipment_id), "successful": result.successful}
+        if not result.successful:
+            document["errorCode"] = result.error_code
+            document["description"] = result.description
+        documents.append(document)
+    return documents
+
+
+def availability_document(available: Availability) -> dict:
+    def flag(value: bool) -> dict:
+        return {"isAvailable": "Yes" if value else "No"}
+
+    return {
+        "cancel": flag(available.cancel),
+        "changeRecipientDetails": flag(available.change_recipient),
+        "changeShippingMethod": flag(available.change_shipping_method),
+        "changeMetaData": flag(available.change_metadata),
+    }

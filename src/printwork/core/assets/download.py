@@ -80,13 +80,13 @@ class GuardedBackend(httpcore.SyncBackend):
 
 def guarded_client(
     limits: DownloadLimits, *, allow_private: bool = False, resolve: Resolver = system_resolver,
-    permitted: Callable[[IPAddress], bool] = is_public,
+    permitted: Callable[[IPAddress], bool] = is_public, max_connections: int = 4,
 ) -> httpx.Client:
     transport = httpx.HTTPTransport(retries=0)
     # httpx does not take a network backend; its pool does. Same pool, guarded connections.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=transport._pool._ssl_context,
-        max_connections=4,
+        max_connections=max_connections,
         network_backend=GuardedBackend(allow_private, resolve, permitted),
     )
     timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)

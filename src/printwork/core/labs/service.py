@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from printwork.core.callbacks.events import Announcer
 from printwork.core.errors import Conflict, CoreError, EntityNotFound
 from printwork.core.labs.models import LabKey
 from printwork.core.merchants.service import hash_key, utcnow
@@ -175,7 +176,7 @@ def _locked_shipment(session: Session, lab_code: str, shipment_id: int):
     return session.execute(select(shipments_t).where(shipments_t.c.id == shipment_id)).mappings().one()
 
 
-def report_in_production(session: Session, lab_code: str, shipment_id: int) -> None:
+def report_in_production(session: Session, lab_code: str, shipment_id: int, announcer: Announcer | None) -> None:
     shipment = _locked_shipment(session, lab_code, shipment_id)
     stage = shipment["lab_stage"]
     if stage == LAB_IN_PRODUCTION:
@@ -183,11 +184,12 @@ def report_in_production(session: Session, lab_code: str, shipment_id: int) -> N
     if stage != LAB_SUBMITTED:
         raise Conflict(f"shipment is {stage}; only a submitted shipment can go into production")
     mark_in_production(session, shipment_id, utcnow())
-    refresh_status(session, shipment["order_id"])
+    refresh_status(session, shipment["order_id"], announcer)
 
 
 def report_shipped(session: Session, lab_code: str, shipment_id: int, *, tracking_number: str,
-                   tracking_link: str | None, carrier: str | None, service: str | None) -> None:
+                   tracking_link: str | None, carrier: str | None, service: str | None,
+                   announcer: Announcer | None) -> None:
     shipment = _locked_shipment(session, lab_code, shipment_id)
     stage = shipment["lab_stage"]
     if stage == LAB_SHIPPED:
@@ -199,4 +201,4 @@ def report_shipped(session: Session, lab_code: str, shipment_id: int, *, trackin
     link = tracking_link or tracking_url(carrier or shipment["carrier"], tracking_number)
     mark_shipped(session, shipment_id, utcnow(), tracking_number=tracking_number, tracking_url=link,
                  carrier=carrier, service=service)
-    refresh_status(session, shipment["order_id"])
+    refresh_status(session, shipment["order_id"], announcer)

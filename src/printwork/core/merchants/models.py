@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printwork.db import Base
@@ -21,6 +21,9 @@ class Merchant(Base):
     pause_indefinite: Mapped[bool] = mapped_column(Boolean, default=False)
     # Pays per order: each order waits for its payment to be authorised.
     pays_per_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Callbacks go to an order's callbackUrl, else here; each is signed with the secret.
+    default_callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    callback_secret: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class ApiKey(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -146,10 +147,12 @@ class MerchantSettings:
     pause_seconds: int | None
     pause_indefinite: bool
     pays_per_order: bool
+    callback_url: str | None
 
 
 def update_settings(session: Session, name: str, *, pause_seconds: int | None = None, pause_indefinite: bool = False,
-                    no_pause: bool = False, pays_per_order: bool | None = None) -> MerchantSettings:
+                    no_pause: bool = False, pays_per_order: bool | None = None,
+                    callback_url: str | None = None) -> MerchantSettings:
     merchant = session.execute(select(Merchant).where(Merchant.name == name)).scalar_one_or_none()
     if merchant is None:
         raise CoreError(f"no merchant named {name!r}")
@@ -161,5 +164,32 @@ def update_settings(session: Session, name: str, *, pause_seconds: int | None = 
         merchant.pause_seconds, merchant.pause_indefinite = pause_seconds, False
     if pays_per_order is not None:
         merchant.pays_per_order = pays_per_order
+    if callback_url is not None:
+        merchant.default_callback_url = callback_url or None
     session.flush()
-    return MerchantSettings(merchant.pause_seconds, merchant.pause_indefinite, merchant.pays_per_order)
+    return MerchantSettings(merchant.pause_seconds, merchant.pause_indefinite, merchant.pays_per_order,
+                            merchant.default_callback_url)
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def ensure_signing_secret(session: Session, merchant_id: int) -> str:
+    """The merchant's callback signing secret, made on first use."""
+    merchants = Merchant.__table__
+    session.execute(update(merchants).where(merchants.c.id == merchant_id, merchants.c.callback_secret.is_(None))
+                    .values(callback_secret=new_signing_secret()))
+    return session.execute(select(merchants.c.callback_secret).where(merchants.c.id == merchant_id)).scalar_one()
+
+
+def callback_secret(session: Session, name: str, *, rotate: bool = False) -> str:
+    merchant = session.execute(select(Merchant).where(Merchant.name == name)).scalar_one_or_none()
+    if merchant is None:
+        raise CoreError(f"no merchant named {name!r}")
+    if rotate:
+        merchant.callback_secret = new_signing_secret()
+        session.flush()
+        return merchant.callback_secret
+    return ensure_signing_secret(session, merchant.id)

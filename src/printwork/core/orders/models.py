@@ -74,6 +74,8 @@ class Order(Base):
     # Sandbox controls: a step made to fail, and lab delays skipped.
     sandbox_fault: Mapped[str | None] = mapped_column(String(20), nullable=True)
     sandbox_hurry: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the merchant was last told (stage, shipments, downloads), to know what is news.
+    announced_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OrderItem(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from printwork.core.callbacks.events import Announcer
 from printwork.core.errors import Conflict, EntityNotFound, Forbidden
 from printwork.core.merchants.service import Owner, utcnow
 from printwork.core.orders.domain import (
@@ -104,10 +105,11 @@ def authorise_payment(session: Session, order_id: int, owner: Owner | None = Non
         raise Conflict("the order is not awaiting payment authorisation")
 
 
-def release_hold(session: Session, order_id: int, catalog, public_base_url: str, owner: Owner | None = None) -> None:
+def release_hold(session: Session, order_id: int, catalog, public_base_url: str, announcer: Announcer | None,
+                 owner: Owner | None = None) -> None:
     if owner is not None:
         _sandbox_order(session, owner, order_id)
     elif session.execute(select(orders_t.c.id).where(orders_t.c.id == order_id).with_for_update()).first() is None:
         raise EntityNotFound(f"order {order_id} not found")
-    if not pipeline.start_fulfilment(session, order_id, catalog, public_base_url):
+    if not pipeline.start_fulfilment(session, order_id, catalog, public_base_url, announcer):
         raise Conflict("the order is not in a pause window")

@@ -41,6 +41,7 @@ from printwork.core.assets.storage import (
     print_file_pdf_key,
     thumbnail_key,
 )
+from printwork.core.callbacks.events import Announcer, announce
 from printwork.core.catalog.service import CatalogCache
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
@@ -169,6 +170,7 @@ class ProcessRuntime:
     storage: AssetStorage
     rules: ProcessRules
     notify_due: DueNotifier
+    announcer: Announcer | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     _client: httpx.Client | None = None
 
@@ -289,7 +291,8 @@ def _perform_quick(runtime: ProcessRuntime, session: Session, state: OrderState,
         case SandboxLabStep(shipment_id):
             _sandbox_lab_step(runtime, session, state, shipment_id)
         case ReleaseHold():
-            start_fulfilment(session, state.id, runtime.catalogs.get(session), runtime.rules.public_base_url)
+            start_fulfilment(session, state.id, runtime.catalogs.get(session), runtime.rules.public_base_url,
+                             runtime.announcer)
         case _:
             raise AssertionError(f"not a quick step: {action!r}")
 
@@ -308,8 +311,9 @@ def _perform_slow(runtime: ProcessRuntime, state: OrderState, action, token: str
 
 # --- status -------------------------------------------------------------------------------
 
-def refresh_status(session: Session, order_id: int) -> None:
-    """Re-derive what the merchant sees from assets and shipments; the order's version moves."""
+def refresh_status(session: Session, order_id: int, announcer: Announcer | None) -> None:
+    """Re-derive what the merchant sees from assets and shipments; the order's version moves,
+    and any change callbacks are about is announced."""
     state = load_state(session, order_id)
     if state is None:
         return
@@ -329,6 +333,7 @@ def refresh_status(session: Session, order_id: int) -> None:
         status = derived.item_statuses[item.id]
         if status != item.status:
             session.execute(update(items_t).where(items_t.c.id == item.id).values(status=status))
+    announce(session, order_id, announcer)
 
 
 def _add_issue(session: Session, order_id: int, object_id: str, code: str, description: str, **extra) -> None:
@@ -397,7 +402,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
                            f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
                            asset_id=asset_id)
         if changed:
-            refresh_status(session, state.id)
+            refresh_status(session, state.id, runtime.announcer)
         return _settle(runtime, session, state.id, token)
 
 
@@ -423,7 +428,7 @@ def _allocate(runtime: ProcessRuntime, session: Session, state: OrderState) -> N
             _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_ALLOCATABLE,
                        f"No lab can now make SKU '{item.sku}' on item '{item_public_id(item.id)}' and ship it to "
                        f"the recipient by the order's shipping method.")
-    refresh_status(session, state.id)
+    refresh_status(session, state.id, runtime.announcer)
 
 
 # --- step 3: print-ready files ------------------------------------------------------------
@@ -473,7 +478,7 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
             )
         ).rowcount
         if changed:
-            refresh_status(session, state.id)
+            refresh_status(session, state.id, runtime.announcer)
         return _settle(runtime, session, state.id, token)
 
 
@@ -516,7 +521,7 @@ def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> Non
             shipments_t.c.id == shipment.id, shipments_t.c.lab_stage == LAB_ALLOCATED,
         ).values(lab_stage=LAB_SUBMITTED, submitted_at=now,
                  lab_due_at=now + runtime.rules.sandbox_lab_delay if state.is_sandbox else None))
-    refresh_status(session, state.id)
+    refresh_status(session, state.id, runtime.announcer)
 
 
 def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderState, shipment_id: int) -> None:
@@ -531,7 +536,7 @@ def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderSta
                      tracking_url=tracking_url(shipment["carrier"], number))
     else:
         return
-    refresh_status(session, state.id)
+    refresh_status(session, state.id, runtime.announcer)
 
 
 def tracking_url(carrier: str, number: str) -> str:
@@ -560,7 +565,8 @@ def mark_shipped(session: Session, shipment_id: int, now: datetime, *, tracking_
 
 # --- holds and payment ---------------------------------------------------------------------
 
-def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: str) -> bool:
+def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: str,
+                     announcer: Announcer | None) -> bool:
     """An order leaves its pause window: into fulfilment, or first to payment authorisation.
 
     False if it was not on hold. The caller holds the order row (fence or its own update)."""
@@ -581,21 +587,44 @@ def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: 
     session.execute(update(orders_t).where(orders_t.c.id == order_id).values(
         stage=stage, submitted_at=submitted_at, due_at=due_at, hold_until=None,
         version=orders_t.c.version + 1, updated_at=now))
+    announce(session, order_id, announcer)  # the documents call back when a pause window ends
     return True
 
 
 def request_payment(session: Session, order_id: int, catalog, country: str, method: str, currency: str,
                     public_base_url: str) -> None:
     """Add the documented RequiresPaymentAuthorisation issue with what the order will cost."""
+    url = f"{public_base_url}/payments/{order_public_id(order_id)}"
+    total = _order_total(session, order_id, catalog, country, method, currency)
+    _add_issue(session, order_id, order_public_id(order_id), ISSUE_REQUIRES_PAYMENT,
+               _payment_description(order_id, total, currency, url),
+               authorisation_url=url, payment_amount=Decimal(total), payment_currency=currency)
+
+
+def reprice_payment(session: Session, order_id: int, catalog) -> None:
+    """The order's destination or method changed while it awaits payment: ask for the new total."""
+    order = session.execute(
+        select(orders_t.c.address_country_code, orders_t.c.shipping_method, Merchant.billing_currency)
+        .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)).one()
+    currency = order.billing_currency
+    total = _order_total(session, order_id, catalog, order.address_country_code, order.shipping_method, currency)
+    for issue_id, url in session.execute(select(issues_t.c.id, issues_t.c.authorisation_url).where(
+            issues_t.c.order_id == order_id, issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT)).all():
+        session.execute(update(issues_t).where(issues_t.c.id == issue_id).values(
+            payment_amount=Decimal(total), payment_currency=currency,
+            description=_payment_description(order_id, total, currency, url)))
+
+
+def _order_total(session: Session, order_id: int, catalog, country: str, method: str, currency: str) -> str:
     lines = [BasketLine(r.sku, r.copies) for r in session.execute(
         select(items_t.c.sku, items_t.c.copies).where(items_t.c.order_id == order_id).order_by(items_t.c.position))]
     allocation = allocate(catalog, lines, country, method, currency)
-    total = money_string(allocation.items_total + allocation.shipping_total, currency)
-    url = f"{public_base_url}/payments/{order_public_id(order_id)}"
-    _add_issue(session, order_id, order_public_id(order_id), ISSUE_REQUIRES_PAYMENT,
-               f"Payment authorisation required for '{order_public_id(order_id)}' ({total}{currency}) please use the "
-               f"following URL to make payment: {url}",
-               authorisation_url=url, payment_amount=Decimal(total), payment_currency=currency)
+    return money_string(allocation.items_total + allocation.shipping_total, currency)
+
+
+def _payment_description(order_id: int, total: str, currency: str, url: str) -> str:
+    return (f"Payment authorisation required for '{order_public_id(order_id)}' ({total}{currency}) please use the "
+            f"following URL to make payment: {url}")
 
 
 def authorise_payment(session: Session, order_id: int) -> bool:

@@ -1,0 +1,210 @@
+"""Delivering callbacks: at least once, signed, retried on a schedule, every attempt recorded.
+
+A batch of due events is claimed under a lease (so two workers never send the same attempt),
+sent concurrently, and the outcomes written in one transaction. Success is a 2xx within the
+timeout; a redirect is not followed and counts as a failure, as does anything else. Each event
+gets ATTEMPTS tries in all, with growing, jittered waits between them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import and_, insert, or_, select, update
+from standardwebhooks.webhooks import Webhook
+
+from printwork.core.assets.download import DownloadLimits, guarded_client
+from printwork.core.callbacks.events import DELIVERED, FAILED, PENDING, events_t
+from printwork.core.callbacks.models import DeliveryAttempt
+from printwork.core.merchants.models import Merchant
+from printwork.core.merchants.service import ensure_signing_secret, utcnow
+from printwork.core.orders.repository import orders_t
+from printwork.db import Database
+
+attempts_t = DeliveryAttempt.__table__
+merchants_t = Merchant.__table__
+
+ATTEMPTS = 15
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class DeliveryRules:
+    delays_live: tuple[float, ...]  # seconds before attempts 2..15
+    delays_sandbox: tuple[float, ...]
+    timeout: float
+    allow_private_urls: bool
+    lease: timedelta = timedelta(seconds=120)
+    jitter: float = 0.2  # each wait is scaled by a random factor in [1 - jitter, 1 + jitter]
+    batch: int = 200
+    concurrency: int = 16
+
+    @classmethod
+    def from_settings(cls, settings) -> DeliveryRules:
+        return cls(
+            delays_live=tuple(settings.callback_retry_delays_live),
+            delays_sandbox=tuple(settings.callback_retry_delays_sandbox),
+            timeout=settings.callback_timeout_seconds,
+            allow_private_urls=settings.allow_private_urls,
+        )
+
+    def delay(self, sandbox: bool, failed_attempt: int) -> timedelta:
+        delays = self.delays_sandbox if sandbox else self.delays_live
+        base = delays[min(failed_attempt, len(delays)) - 1] if delays else 0.0
+        return timedelta(seconds=base * random.uniform(1 - self.jitter, 1 + self.jitter))
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    public_id: str
+    url: str
+    body: bytes
+    attempts: int
+    sandbox: bool
+    secret: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    event: _Claimed
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Deliverer:
+    """Sends due callbacks; one per worker process (it keeps an HTTP connection pool)."""
+
+    def __init__(self, database: Database, rules: DeliveryRules) -> None:
+        self.database = database
+        self.rules = rules
+        limits = DownloadLimits(connect_timeout=min(rules.timeout, 5.0), read_timeout=rules.timeout,
+                                deadline=rules.timeout)
+        self._client = guarded_client(limits, allow_private=rules.allow_private_urls, max_connections=rules.concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=rules.concurrency, thread_name_prefix="printwork-callback")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._client.close()
+
+    def deliver(self, event_ids: list[int] | None = None) -> list[tuple[int, datetime]]:
+        """Send the given events (or any due ones) that are due; returns (event id, next try) for
+        those that failed and will be tried again."""
+        claimed = self._claim(event_ids)
+        if not claimed:
+            return []
+        outcomes = list(self._pool.map(self._send, claimed))
+        return self._record(outcomes)
+
+    def _claim(self, event_ids: list[int] | None) -> list[_Claimed]:
+        now = utcnow()
+        token = uuid.uuid4().hex
+        due = and_(events_t.c.status == PENDING, events_t.c.next_attempt_at <= now,
+                   or_(events_t.c.lease_expires_at.is_(None), events_t.c.lease_expires_at < now))
+        with self.database.transaction() as session:
+            query = select(events_t.c.id).where(due).order_by(events_t.c.id).limit(self.rules.batch)
+            if event_ids is not None:
+                query = query.where(events_t.c.id.in_(event_ids[: self.rules.batch]))
+            ids = list(session.execute(query).scalars())
+            if not ids:
+                return []
+            session.execute(update(events_t).where(events_t.c.id.in_(ids), due)
+                            .values(lease_token=token, lease_expires_at=now + self.rules.lease))
+            rows = session.execute(
+                select(events_t.c.id, events_t.c.public_id, events_t.c.url, events_t.c.body, events_t.c.attempts,
+                       orders_t.c.environment, merchants_t.c.id.label("merchant_id"), merchants_t.c.callback_secret)
+                .join(orders_t, orders_t.c.id == events_t.c.order_id)
+                .join(merchants_t, merchants_t.c.id == orders_t.c.merchant_id)
+                .where(events_t.c.lease_token == token)
+            ).all()
+            secrets_by_merchant: dict[int, str] = {}
+            for row in rows:
+                if row.callback_secret is None and row.merchant_id not in secrets_by_merchant:
+                    secrets_by_merchant[row.merchant_id] = ensure_signing_secret(session, row.merchant_id)
+        return [
+            _Claimed(r.id, r.public_id, r.url, bytes(r.body), r.attempts, r.environment == "sandbox",
+                     r.callback_secret or secrets_by_merchant[r.merchant_id])
+            for r in rows
+        ]
+
+    def _send(self, event: _Claimed) -> _Outcome:
+        attempted_at = utcnow()
+        started = time.perf_counter()
+        payload = event.body.decode()
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "User-Agent": "Printwork callbacks",
+            "webhook-id": event.public_id,
+            "webhook-timestamp": str(int(time.time())),
+        }
+        headers["webhook-signature"] = Webhook(event.secret).sign(
+            event.public_id, datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=UTC), payload)
+        status_code, error = None, None
+        try:
+            with self._client.stream("POST", event.url, content=event.body, headers=headers) as response:
+                status_code = response.status_code
+                if response.is_redirect:
+                    error = f"redirected to {response.headers.get('location', '?')}; redirects are not followed"
+                elif not 200 <= status_code < 300:
+                    error = f"HTTP {status_code}"
+        except httpx.TimeoutException:
+            error = f"no answer within {self.rules.timeout:g} s"
+        except httpx.HTTPError as exc:
+            cause = exc.__cause__ or exc.__context__
+            error = f"could not deliver ({cause or exc or type(exc).__name__})"
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        return _Outcome(event, attempted_at, status_code, duration_ms, error)
+
+    def _record(self, outcomes: list[_Outcome]) -> list[tuple[int, datetime]]:
+        retries = []
+        now = utcnow()
+        with self.database.transaction() as session:
+            session.execute(insert(attempts_t), [
+                {"event_id": o.event.id, "attempted_at": o.attempted_at, "url": o.event.url,
+                 "status_code": o.status_code, "duration_ms": o.duration_ms, "error": o.error}
+                for o in outcomes
+            ])
+            for outcome in outcomes:
+                event = outcome.event
+                attempts = event.attempts + 1
+                if outcome.delivered:
+                    values = {"status": DELIVERED, "delivered_at": now, "next_attempt_at": None}
+                elif attempts >= ATTEMPTS:
+                    values = {"status": FAILED, "next_attempt_at": None}
+                else:
+                    next_at = now + self.rules.delay(event.sandbox, attempts)
+                    values = {"next_attempt_at": next_at}
+                    retries.append((event.id, next_at))
+                session.execute(update(events_t).where(events_t.c.id == event.id)
+                                .values(attempts=attempts, lease_token=None, lease_expires_at=None, **values))
+        return retries
+
+
+def redeliver(session, event_id: int) -> bool:
+    """Start the event's schedule again (same id and body); its past attempts stay on record."""
+    return bool(session.execute(update(events_t).where(events_t.c.id == event_id).values(
+        status=PENDING, attempts=0, next_attempt_at=utcnow(), lease_token=None, lease_expires_at=None,
+        delivered_at=None)).rowcount)
+
+
+def overdue_events(session, grace: timedelta, limit: int = 1000) -> list[int]:
+    """Pending events nobody has sent although due for longer than `grace` (lost jobs)."""
+    now = utcnow()
+    return list(session.execute(
+        select(events_t.c.id).where(
+            events_t.c.status == PENDING, events_t.c.next_attempt_at <= now - grace,
+            or_(events_t.c.lease_expires_at.is_(None), events_t.c.lease_expires_at < now),
+        ).order_by(events_t.c.id).limit(limit)
+    ).scalars())

@@ -1,0 +1,92 @@
+"""What a merchant can see and do about callbacks: an order's deliveries, a redelivery, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from printwork.core.callbacks.delivery import attempts_t, redeliver
+from printwork.core.callbacks.events import events_t
+from printwork.core.errors import EntityNotFound
+from printwork.core.merchants.models import Merchant
+from printwork.core.merchants.service import Owner, ensure_signing_secret
+from printwork.core.orders.repository import orders_t
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempted_at: datetime
+    url: str
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    public_id: str
+    event_type: str
+    occurred_at: datetime
+    url: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    history: list[AttemptView]
+
+
+def _owned_order(session: Session, owner: Owner, order_id: int) -> None:
+    found = session.execute(select(orders_t.c.id).where(
+        orders_t.c.id == order_id, orders_t.c.merchant_id == owner.merchant_id,
+        orders_t.c.environment == owner.environment)).first()
+    if found is None:
+        raise EntityNotFound(f"order {order_id} not found")
+
+
+def deliveries(session: Session, owner: Owner, order_id: int) -> list[EventView]:
+    _owned_order(session, owner, order_id)
+    rows = session.execute(select(events_t).where(events_t.c.order_id == order_id).order_by(events_t.c.id)).mappings().all()
+    history: dict[int, list[AttemptView]] = {}
+    if rows:
+        for a in session.execute(select(attempts_t).where(attempts_t.c.event_id.in_([r["id"] for r in rows]))
+                                 .order_by(attempts_t.c.id)).mappings():
+            history.setdefault(a["event_id"], []).append(
+                AttemptView(a["attempted_at"], a["url"], a["status_code"], a["duration_ms"], a["error"]))
+    return [
+        EventView(r["id"], r["public_id"], r["event_type"], r["occurred_at"], r["url"], r["status"], r["attempts"],
+                  r["next_attempt_at"], r["delivered_at"], history.get(r["id"], []))
+        for r in rows
+    ]
+
+
+def redeliver_event(session: Session, owner: Owner, public_id: str) -> tuple[int, int]:
+    """(event id, order id) of the merchant's event, scheduled to be sent again now."""
+    row = session.execute(
+        select(events_t.c.id, events_t.c.order_id).join(orders_t, orders_t.c.id == events_t.c.order_id)
+        .where(events_t.c.public_id == public_id, orders_t.c.merchant_id == owner.merchant_id,
+               orders_t.c.environment == owner.environment)
+    ).first()
+    if row is None:
+        raise EntityNotFound(f"no callback {public_id}")
+    redeliver(session, row[0])
+    return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    default_callback_url: str | None
+    signing_secret: str
+
+
+def callback_settings(session: Session, owner: Owner, default_callback_url: str | None = None,
+                      change_url: bool = False) -> CallbackSettings:
+    if change_url:
+        session.execute(update(Merchant).where(Merchant.id == owner.merchant_id)
+                        .values(default_callback_url=default_callback_url))
+    secret = ensure_signing_secret(session, owner.merchant_id)
+    url = session.execute(select(Merchant.default_callback_url).where(Merchant.id == owner.merchant_id)).scalar_one()
+    return CallbackSettings(url, secret)
