@@ -7,7 +7,8 @@ power cut; PostgreSQL's defaults are already durable.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event
@@ -74,6 +75,7 @@ class Database:
         self.statements = StatementCache(self.engine.dialect)
         self.fast = FastReader(self.engine, self.statements)
         self.after_commit: list[Callable[[dict], None]] = []
+        self._sqlite_writer = threading.RLock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,7 +84,11 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
-        with (self._write_sessions if write else self._sessions)() as session:
+        # SQLite has one writer at a time. Threads of this process queue for it on a lock, which
+        # wakes the next one at once, instead of in SQLite's busy handler, which sleeps in steps
+        # of up to 100 ms (seconds-long stalls with four job threads, bench/callbacks.py).
+        guard = self._sqlite_writer if write and self.is_sqlite else nullcontext()
+        with guard, (self._write_sessions if write else self._sessions)() as session:
             try:
                 yield session
                 session.commit()

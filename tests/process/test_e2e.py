@@ -20,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from printwork.core.callbacks.events import events_t
 from printwork.core.orders.repository import charges_t, shipments_t
 from tests.servers import free_port, running_servers
 
@@ -175,3 +176,49 @@ def test_killing_the_worker_at_random_moments_loses_and_duplicates_nothing(
     for order_id in order_ids:
         files = [p for p in (tmp_path / "files" / "orders" / order_id[4:]).rglob("*") if p.is_file()]
         assert len(files) == 3, files  # original, print file, thumbnail; no leftovers
+
+
+def test_no_callback_is_lost_when_the_worker_is_killed_mid_delivery(
+        backend, tmp_path, make_key, image_server, test_db):
+    from tests.process.test_callbacks import Receiver
+
+    receiver = Receiver()
+    receiver.delay = 0.1  # deliveries are in flight when the worker dies
+    key = {"X-API-Key": make_key()}
+    env = {**os.environ, **backend, "PRINTWORK_DATA_DIR": str(tmp_path), "PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "0",
+           "PRINTWORK_JOB_LEASE_SECONDS": "2", "PRINTWORK_RECONCILE_INTERVAL_SECONDS": "0.5",
+           "PRINTWORK_RECONCILE_GRACE_SECONDS": "1",
+           "PRINTWORK_CALLBACK_RETRY_DELAYS_SANDBOX": "[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]"}
+
+    def start_worker() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "printwork.cli.main", "worker", "--threads", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    server_env = {k: v for k, v in backend.items() if k != "PRINTWORK_DATABASE_URL"}
+    try:
+        with running_servers(test_db.url, tmp_path, **server_env) as (url,):
+            for _ in range(8):
+                body = {**order(f"{image_server.url}/photo.jpg"), "callbackUrl": receiver.url}
+                httpx.post(f"{url}/v4.0/orders", json=body, headers=key).raise_for_status()
+            worker = start_worker()
+            try:
+                rng = random.Random(99)
+                for _ in range(4):
+                    time.sleep(rng.uniform(0.5, 1.5))
+                    worker.send_signal(signal.SIGKILL)
+                    worker.wait()
+                    worker = start_worker()
+
+                def statuses():
+                    with test_db.db.read() as session:
+                        return session.execute(select(events_t.c.public_id, events_t.c.status)).all()
+
+                # Every order completes with four callbacks, and every one is delivered.
+                final = wait_for(statuses, lambda rows: len(rows) == 32 and {s for _, s in rows} == {"Delivered"}, 120)
+            finally:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+    finally:
+        receiver.close()
+    received_ids = {headers["webhook-id"] for headers, _ in receiver.received}
+    assert {public_id for public_id, _ in final} <= received_ids  # at least once, each

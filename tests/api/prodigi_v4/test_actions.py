@@ -276,7 +276,7 @@ def test_racing_actions_leave_a_consistent_order(client, headers, catalog, test_
         allocate(test_db, order_id)
         outcomes = {}
 
-        def run(name, action, body=None):
+        def run(name, action, body=None, order_id=order_id, outcomes=outcomes):
             outcomes[name] = post(client, headers, order_id, action, body).json()["outcome"]
 
         threads = [threading.Thread(target=run, args=("cancel", "cancel")),

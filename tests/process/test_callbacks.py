@@ -1,0 +1,224 @@
+"""Callbacks: what is announced, how it is signed and delivered, retried, listed and re-sent."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cloudevents.core.bindings import http as ce_http
+from sqlalchemy import select, update
+from standardwebhooks.webhooks import Webhook
+
+from printwork.api.prodigi_v4.translate import announcer
+from printwork.core.callbacks.delivery import Deliverer, DeliveryRules
+from printwork.core.callbacks.events import events_t
+from printwork.core.merchants.service import utcnow
+from tests.process.test_pipeline import order_body, prints_catalog
+
+
+class Receiver:
+    """A loopback callback receiver that records what it gets and answers `status`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.status = 200
+        self.delay = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(receiver.status)
+                if 300 <= receiver.status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def types(self) -> list[str]:
+        return [json.loads(body)["type"] for _, body in self.received]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def catalog(use_catalog):
+    use_catalog(prints_catalog())
+
+
+def rules(**changes) -> DeliveryRules:
+    values = dict(delays_live=(0,) * 14, delays_sandbox=(0,) * 14, timeout=2.0, allow_private_urls=True)
+    values.update(changes)
+    return DeliveryRules(**values)
+
+
+@pytest.fixture
+def deliverer(test_db):
+    made = []
+
+    def make(**changes) -> Deliverer:
+        made.append(Deliverer(test_db.db, rules(**changes)))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.close()
+
+
+@pytest.fixture
+def announcing(pipeline):
+    pipeline.runtime.announcer = announcer("https://printwork.test")
+    return pipeline
+
+
+def secret_of(client, headers) -> str:
+    response = client.get("/platform/v1/callbacks/settings", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["signingSecret"]
+
+
+def test_every_step_is_called_back_as_a_signed_cloudevent(client, headers, catalog, announcing, image_server,
+                                                          receiver, deliverer):
+    body = {**order_body(f"{image_server.url}/photo.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    announcing.run(int(order_id[4:]))
+    deliverer().deliver()
+    assert receiver.types() == [
+        "com.prodigi.order.status.details.downloadAssets.changed#Complete",
+        "com.prodigi.order.shipments.changed#Processing",
+        "com.prodigi.order.shipments.changed#Shipped",
+        "com.prodigi.order.status.stage.changed#Complete",
+    ]
+    webhook = Webhook(secret_of(client, headers))
+    seen_ids = set()
+    for headers_received, raw in receiver.received:
+        assert headers_received["content-type"].startswith("application/cloudevents+json")
+        event = ce_http.from_http_event(ce_http.HTTPMessage(headers=headers_received, body=raw))
+        assert event.get_specversion() == "1.0"
+        assert event.get_id().startswith("evt_") and event.get_id() not in seen_ids
+        seen_ids.add(event.get_id())
+        assert event.get_source() == "https://printwork.test/v4.0/Orders/"
+        assert event.get_subject() == order_id
+        assert headers_received["webhook-id"] == event.get_id()
+        assert webhook.verify(raw, headers_received)["id"] == event.get_id()
+    # Each carries the order as it was when it happened.
+    first, last = (json.loads(raw)["data"]["order"] for raw in (receiver.received[0][1], receiver.received[-1][1]))
+    assert first["status"]["details"]["downloadAssets"] == "Complete" and first["shipments"] == []
+    assert last["status"]["stage"] == "Complete" and last["shipments"][0]["tracking"] is not None
+    # A tampered body does not verify.
+    tampered_headers, tampered = receiver.received[0]
+    with pytest.raises(Exception, match="signature"):
+        webhook.verify(tampered.replace(b"Complete", b"Cancelled"), tampered_headers)
+
+    listed = client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"]
+    assert [c["status"] for c in listed] == ["Delivered"] * 4
+    assert all(len(c["history"]) == 1 and c["history"][0]["statusCode"] == 200 for c in listed)
+
+
+def test_the_merchant_default_url_is_used_and_actions_are_called_back(client, headers, catalog, receiver, deliverer):
+    response = client.put("/platform/v1/callbacks/settings", json={"defaultCallbackUrl": receiver.url}, headers=headers)
+    assert response.status_code == 200 and response.json()["defaultCallbackUrl"] == receiver.url
+    assert client.put("/platform/v1/callbacks/settings", json={"defaultCallbackUrl": "ftp://x"},
+                      headers=headers).status_code == 400
+    order_id = client.post("/v4.0/orders", json=order_body("https://example.com/a.jpg"), headers=headers).json()["order"]["id"]
+    assert client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers).json()["outcome"] == "Cancelled"
+    deliverer().deliver()
+    assert receiver.types() == ["com.prodigi.order.status.stage.changed#Cancelled"]
+    assert json.loads(receiver.received[0][1])["data"]["order"]["status"]["stage"] == "Cancelled"
+
+
+def test_a_failing_receiver_gets_fifteen_attempts_then_a_redelivery(client, headers, catalog, receiver, deliverer,
+                                                                    test_db):
+    receiver.status = 500
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    sender = deliverer()
+    for _ in range(20):
+        sender.deliver()
+    assert len(receiver.received) == 15
+    assert len({h["webhook-id"] for h, _ in receiver.received}) == 1  # the same event id every time
+    [event] = client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"]
+    assert event["status"] == "Failed" and event["attempts"] == 15 and len(event["history"]) == 15
+    assert {a["error"] for a in event["history"]} == {"HTTP 500"}
+
+    receiver.status = 204
+    again = client.post(f"/platform/v1/callbacks/{event['id']}/redeliver", headers=headers)
+    assert again.status_code == 200
+    sender.deliver()
+    [event] = client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"]
+    assert event["status"] == "Delivered" and len(event["history"]) == 16
+    assert client.post("/platform/v1/callbacks/evt_nope/redeliver", headers=headers).status_code == 404
+
+
+def test_retries_follow_the_schedule(client, headers, catalog, receiver, deliverer, test_db):
+    receiver.status = 503
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    sender = deliverer(delays_sandbox=(60, 120), jitter=0.0)
+    assert sender.deliver()[0][1] > utcnow() + timedelta(seconds=59)
+    assert sender.deliver() == []  # not due yet: nothing is sent
+    with test_db.db.transaction() as session:
+        session.execute(update(events_t).values(next_attempt_at=utcnow()))
+    retry_at = sender.deliver()[0][1]
+    assert retry_at > utcnow() + timedelta(seconds=119)
+    assert len(receiver.received) == 2
+
+
+@pytest.mark.parametrize("status, error", [(302, "redirects are not followed"), (404, "HTTP 404")])
+def test_redirects_and_errors_are_failures(client, headers, catalog, receiver, deliverer, status, error):
+    receiver.status = status
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    deliverer().deliver()
+    [event] = client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"]
+    assert event["status"] == "Pending" and error in event["history"][0]["error"]
+
+
+def test_private_callback_urls_are_refused(client, headers, catalog, receiver, deliverer):
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    deliverer(allow_private_urls=False).deliver()
+    assert receiver.received == []
+    [event] = client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"]
+    assert "refused" in event["history"][0]["error"]
+
+
+def test_no_url_means_no_events(client, headers, catalog, test_db):
+    order_id = client.post("/v4.0/orders", json=order_body("https://example.com/a.jpg"), headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    with test_db.db.read() as session:
+        assert session.execute(select(events_t.c.id)).all() == []
+    assert client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=headers).json()["callbacks"] == []
+
+
+def test_other_merchants_see_no_deliveries(client, headers, catalog, receiver, make_key):
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    other = {"X-API-Key": make_key("Other Shop")}
+    assert client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=other).status_code == 404
+    assert client.get(f"/platform/v1/orders/{order_id}/callbacks").status_code == 401
