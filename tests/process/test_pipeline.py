@@ -434,3 +434,33 @@ def test_the_reconciler_re_drives_lost_work_once(test_db, settings, client, head
     jobs.close()
     with test_db.db.read() as session:
         assert session.execute(select(func.count()).select_from(issues_t)).scalar() == 0
+
+
+def test_platform_endpoints_refuse_bad_input(client, headers, catalog, test_db):
+    from printwork.core.labs.service import create_lab_key
+    order_id = create(client, headers, order_body("https://example.com/a.jpg"))
+    advance = f"/sandbox/v1/orders/ord_{order_id}/advance"
+    assert client.post(advance, json={"to": "moon"}, headers=headers).json()["failures"]["to"][0]["code"] == "InvalidValue"
+    assert client.post(advance, json=[1], headers=headers).json()["failures"]["body"][0]["code"] == "MustBeAnObject"
+    assert client.post("/sandbox/v1/orders/nonsense/advance", headers=headers).status_code == 400
+    assert client.post("/sandbox/v1/orders/ord_999999/advance", headers=headers).status_code == 404
+    assert client.post(f"/sandbox/v1/orders/ord_{order_id}/authorisePayment", headers=headers).status_code == 409
+
+    with test_db.db.transaction() as session:
+        lab = {"X-API-Key": create_lab_key(session, "gb1", {"gb1"}).key}
+    assert client.get("/lab/v1/shipments?stage=lost", headers=lab).json()["failures"]["stage"][0]["code"] == "InvalidValue"
+    assert client.get("/lab/v1/shipments/nonsense", headers=lab).status_code == 400
+    assert client.get("/lab/v1/shipments/shp_999999", headers=lab).status_code == 404
+    assert client.get("/lab/v1/print-files/ast_1", headers=lab).status_code == 404
+    bad_url = client.post("/lab/v1/shipments/shp_1/shipped", json={"trackingNumber": "X", "trackingUrl": "ftp://x"},
+                          headers=lab)
+    assert bad_url.json()["failures"]["trackingUrl"][0]["code"] == "MustBeAnHttpUrl"
+    assert client.post("/lab/v1/shipments/shp_1/shipped", json=[], headers=lab).status_code == 400
+    assert client.post("/lab/v1/shipments/shp_999999/shipped", json={"trackingNumber": "X"}, headers=lab).status_code == 404
+
+    settings_url = "/platform/v1/callbacks/settings"
+    assert client.put(settings_url, json=["x"], headers=headers).status_code == 400
+    assert client.put(settings_url, json={"defaultCallbackUrl": 5}, headers=headers).status_code == 400
+    cleared = client.put(settings_url, json={"defaultCallbackUrl": None}, headers=headers).json()
+    assert cleared["defaultCallbackUrl"] is None and cleared["signingSecret"].startswith("whsec_")
+    assert client.get(settings_url).status_code == 401

@@ -122,10 +122,13 @@ async def _settled(request: Request, order_id: int, reached) -> bool:
 async def sandbox_advance(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    raw = await json_body(request) or {}
-    to = str(raw.get("to", "nextStep")) if isinstance(raw, dict) else "nextStep"
-    if to.lower() not in ("nextstep", "shipped"):
-        failures = FailureCollector()
+    raw = await json_body(request)
+    failures = FailureCollector()
+    if raw is not None and not isinstance(raw, dict):
+        failures.add("body", "MustBeAnObject", None)
+        failures.raise_if_any()
+    to = (raw or {}).get("to", "nextStep")
+    if not isinstance(to, str) or to.lower() not in ("nextstep", "shipped"):
         failures.add("to", "InvalidValue", to)
         failures.raise_if_any()
     all_the_way = to.lower() == "shipped"
@@ -212,7 +215,7 @@ def _shipment_document(request: Request, shipment: LabShipment) -> dict[str, Any
     }
 
 
-def _lab_json(request: Request, payload: dict) -> Response:
+def _json(request: Request, payload: dict) -> Response:
     payload["traceParent"] = request.scope["state"]["trace_parent"]
     return Response(orjson.dumps(payload), media_type=JSON)
 
@@ -230,7 +233,7 @@ async def lab_shipments(request: Request) -> Response:
         failures.raise_if_any()
     with context(request).database.read() as session:
         found = labs.shipments_for_lab(session, lab_code, stages)
-    return _lab_json(request, {"outcome": "Ok", "shipments": [_shipment_document(request, s) for s in found]})
+    return _json(request, {"outcome": "Ok", "shipments": [_shipment_document(request, s) for s in found]})
 
 
 async def lab_shipment(request: Request) -> Response:
@@ -240,7 +243,7 @@ async def lab_shipment(request: Request) -> Response:
         found = labs.shipments_for_lab(session, lab_code, (LAB_SUBMITTED, LAB_IN_PRODUCTION, LAB_SHIPPED), shipment_id)
     if not found:
         raise EntityNotFound("no such shipment for this lab")
-    return _lab_json(request, {"outcome": "Ok", "shipment": _shipment_document(request, found[0])})
+    return _json(request, {"outcome": "Ok", "shipment": _shipment_document(request, found[0])})
 
 
 async def lab_print_file(request: Request) -> Response:
@@ -266,7 +269,7 @@ async def lab_in_production(request: Request) -> Response:
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
     with context(request).database.transaction() as session:
         labs.report_in_production(session, lab_code, shipment_id, context(request).announcer)
-    return _lab_json(request, {"outcome": "Ok"})
+    return _json(request, {"outcome": "Ok"})
 
 
 async def lab_shipped(request: Request) -> Response:
@@ -293,7 +296,7 @@ async def lab_shipped(request: Request) -> Response:
         labs.report_shipped(session, lab_code, shipment_id, tracking_number=fields["trackingNumber"],
                             tracking_link=fields["trackingUrl"], carrier=fields["carrier"], service=fields["service"],
                             announcer=context(request).announcer)
-    return _lab_json(request, {"outcome": "Ok"})
+    return _json(request, {"outcome": "Ok"})
 
 
 # --- callbacks ----------------------------------------------------------------------------
@@ -307,7 +310,7 @@ async def order_callbacks(request: Request) -> Response:
     order_id = order_id_from_path(request.path_params["order_id"])
     with context(request).database.read() as session:
         events = callbacks.deliveries(session, owner, order_id)
-    return _lab_json(request, {"outcome": "Ok", "callbacks": [
+    return _json(request, {"outcome": "Ok", "callbacks": [
         {"id": e.public_id, "type": e.event_type, "time": _time(e.occurred_at), "url": e.url, "status": e.status,
          "attempts": e.attempts, "nextAttempt": _time(e.next_attempt_at), "delivered": _time(e.delivered_at),
          "history": [{"time": _time(a.attempted_at), "url": a.url, "statusCode": a.status_code,
@@ -322,7 +325,7 @@ async def redeliver_callback(request: Request) -> Response:
     with ctx.database.transaction() as session:
         event_id, _ = callbacks.redeliver_event(session, owner, request.path_params["event_id"])
     ctx.jobs.events_due([event_id])
-    return _lab_json(request, {"outcome": "Ok", "id": request.path_params["event_id"], "status": "Pending"})
+    return _json(request, {"outcome": "Ok", "id": request.path_params["event_id"], "status": "Pending"})
 
 
 async def callback_settings(request: Request) -> Response:
@@ -341,7 +344,7 @@ async def callback_settings(request: Request) -> Response:
         change = True
     with context(request).database.transaction() as session:
         current = callbacks.callback_settings(session, owner, url, change_url=change)
-    return _lab_json(request, {"outcome": "Ok", "defaultCallbackUrl": current.default_callback_url,
+    return _json(request, {"outcome": "Ok", "defaultCallbackUrl": current.default_callback_url,
                                "signingSecret": current.signing_secret})
 
 
