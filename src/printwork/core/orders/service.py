@@ -109,7 +109,11 @@ def _insert(
     now = utcnow()
     recipient, address = order.recipient, order.recipient.address
     details = StatusDetails(*(DETAIL_NOT_STARTED,) * 5)
-    terms = repository.merchant_terms(writes.raw, owner.merchant_id)
+    # Read once per merchant per transaction: a group-committed batch is mostly one merchant's.
+    terms = writes.memo.get(("merchant-terms", owner.merchant_id))
+    if terms is None:
+        terms = writes.memo[("merchant-terms", owner.merchant_id)] = repository.merchant_terms(
+            writes.raw, owner.merchant_id)
     hold_until = None
     if terms.pause_indefinite or terms.pause_seconds:
         stage = STAGE_ON_HOLD
