@@ -55,7 +55,8 @@ def authenticate(request: Request) -> Owner:
     key = request.headers.get("x-api-key")
     if not key:
         raise NotAuthenticated()
-    owner = context(request).keys.owner(context(request).database, key.strip())
+    ctx = context(request)
+    owner = ctx.keys.owner(ctx.database, key.strip())
     if owner is None:
         raise NotAuthenticated()
     return owner
