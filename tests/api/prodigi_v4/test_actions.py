@@ -12,6 +12,7 @@ from printwork.core.catalog.service import CatalogCache
 from printwork.core.orders.allocation import allocate_order
 from printwork.core.orders.repository import assets_t, orders_t, shipments_t
 from printwork.core.process.pipeline import refresh_status
+from tests.process.conftest import image_server, pipeline, pipeline_factory  # noqa: F401 - fixtures
 from tests.process.test_pipeline import order_body, prints_catalog
 
 ALL_YES = {"cancel": {"isAvailable": "Yes"}, "changeRecipientDetails": {"isAvailable": "Yes"},
@@ -292,3 +293,45 @@ def test_racing_actions_leave_a_consistent_order(client, headers, catalog, test_
         refunded = sum(Decimal(c["totalCost"]["amount"]) for c in order["charges"] if c["chargeType"] == "Refund")
         assert paid + refunded == 0  # whichever ran first, the refund matches what was charged
         assert order["shippingMethod"] == ("Express" if outcomes["method"] == "Updated" else "Budget")
+
+
+def test_a_complete_order_allows_only_metadata(client, headers, catalog, pipeline, image_server):
+    body = two_item_body()
+    for item in body["items"]:
+        item["assets"][0]["url"] = f"{image_server.url}/photo.jpg"
+    order_id = create(client, headers, body)
+    pipeline.run(int(order_id[4:]))
+    assert get(client, headers, order_id)["status"]["stage"] == "Complete"
+    assert actions(client, headers, order_id) == ONLY_METADATA
+    assert post(client, headers, order_id, "cancel").json()["outcome"] == "ActionNotAvailable"
+    assert post(client, headers, order_id, "updateShippingMethod", {"shippingMethod": "Express"}).json()["outcome"] \
+        == "ActionNotAvailable"
+    assert post(client, headers, order_id, "updateRecipient", NEW_RECIPIENT).json()["outcome"] == "ActionNotAvailable"
+    updated = post(client, headers, order_id, "updateMetadata", {"metadata": {"done": True}}).json()
+    assert updated["outcome"] == "Updated" and updated["order"]["status"]["stage"] == "Complete"
+
+
+def test_paused_and_unpaid_orders_stay_editable(client, headers, catalog, test_db):
+    from printwork.core.merchants.service import update_settings
+    with test_db.db.transaction() as session:
+        update_settings(session, "Test Shop", pause_seconds=3600)
+    paused = client.post("/v4.0/orders", json=two_item_body(), headers=headers).json()
+    assert paused["outcome"] == "OnHold"
+    assert actions(client, headers, paused["order"]["id"]) == ALL_YES
+    moved = post(client, headers, paused["order"]["id"], "updateShippingMethod", {"shippingMethod": "Express"}).json()
+    assert moved["outcome"] == "Updated" and moved["order"]["shippingMethod"] == "Express"
+    assert moved["order"]["status"] is None  # still in its pause window
+
+    with test_db.db.transaction() as session:
+        update_settings(session, "Test Shop", no_pause=True, pays_per_order=True)
+    unpaid = create(client, headers, two_item_body())
+    assert actions(client, headers, unpaid) == ALL_YES
+    [issue] = get(client, headers, unpaid)["status"]["issues"]
+    assert issue["authorisationDetails"]["paymentDetails"] == {"amount": "4.74", "currency": "GBP"}
+    post(client, headers, unpaid, "updateShippingMethod", {"shippingMethod": "Express"})
+    [issue] = get(client, headers, unpaid)["status"]["issues"]
+    # By Express both items are cheapest from de1 in one shipment (see the France test above)
+    assert issue["authorisationDetails"]["paymentDetails"] == {"amount": "10.44", "currency": "GBP"}
+    assert "(10.44GBP)" in issue["description"]
+    cancelled = post(client, headers, unpaid, "cancel").json()
+    assert cancelled["outcome"] == "Cancelled" and cancelled["order"]["status"]["issues"] == []
