@@ -95,7 +95,7 @@ def wait_for(fetch, predicate, seconds: float):
 
 
 def test_an_order_completes_in_the_background_and_sandbox_controls_move_it(
-        backend, tmp_path, make_key, image_server):
+        backend, tmp_path, make_key, image_server, test_db):
     key = {"X-API-Key": make_key()}
     env = {**backend, "PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "300"}
     with serving(tmp_path, env, workers=True) as url:
@@ -108,6 +108,12 @@ def test_an_order_completes_in_the_background_and_sandbox_controls_move_it(
         # The simulated lab takes five minutes a step; the order waits there.
         waiting = wait_for(fetch, lambda o: o["status"]["details"]["inProduction"] == "InProgress", 30)
         assert waiting["shipments"][0]["status"] == "Processing"
+        # One step: the lab starts production now, and the answer comes once that is done.
+        step = httpx.post(f"{url}/sandbox/v1/orders/{created['order']['id']}/advance", headers=key, timeout=30)
+        assert step.status_code == 200, step.text
+        with test_db.db.read() as session:
+            assert session.execute(select(shipments_t.c.lab_stage)).scalars().all() == ["InProduction"]
+        assert step.json()["order"]["status"]["stage"] == "InProgress"
         moved = httpx.post(f"{url}/sandbox/v1/orders/{created['order']['id']}/advance", json={"to": "shipped"},
                            headers=key, timeout=30)
         assert moved.status_code == 200, moved.text

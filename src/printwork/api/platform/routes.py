@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -43,14 +42,10 @@ from printwork.core.orders.domain import (
     order_public_id,
     shipment_public_id,
 )
-from printwork.core.orders.repository import assets_t, orders_t, shipments_t
+from printwork.core.merchants.service import utcnow
+from printwork.core.orders.repository import thumbnail_owner
 from printwork.core.process import controls
-from printwork.core.process.state import (
-    LAB_ALLOCATED,
-    LAB_IN_PRODUCTION,
-    LAB_SHIPPED,
-    LAB_SUBMITTED,
-)
+from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
 
 ADVANCE_WAIT_SECONDS = 15.0
 
@@ -73,9 +68,7 @@ def _parse_prefixed(raw: str, prefix: str, field: str) -> int:
 async def thumbnail(request: Request) -> Response:
     token = request.path_params["token"]
     with context(request).database.read() as session:
-        row = session.execute(
-            select(assets_t.c.order_id, assets_t.c.id).where(assets_t.c.thumbnail_token == token)
-        ).first()
+        row = thumbnail_owner(session, token)
     if row is None:
         raise EntityNotFound("no such thumbnail")
     try:
@@ -102,18 +95,14 @@ def _control(request: Request, order_id: int, change) -> None:
     ctx.jobs.orders_due([order_id])
 
 
-async def _settled(request: Request, order_id: int, reached) -> bool:
-    """Wait (without blocking the loop) until the pipeline has let the order go and `reached` holds."""
+async def _advanced(request: Request, order_id: int, all_the_way: bool, since) -> bool:
+    """Wait (without blocking the loop) until the pipeline has done what was asked."""
     ctx = context(request)
     deadline = time.monotonic() + ADVANCE_WAIT_SECONDS
     while time.monotonic() < deadline:
         with ctx.database.read() as session:
-            order = session.execute(select(orders_t.c.lease_token, orders_t.c.due_at, orders_t.c.stage)
-                                    .where(orders_t.c.id == order_id)).first()
-            shipments = session.execute(select(shipments_t.c.status, shipments_t.c.lab_stage)
-                                        .where(shipments_t.c.order_id == order_id)).all()
-        idle = order is not None and order.lease_token is None
-        if idle and reached(order, shipments):
+            now = controls.progress(session, order_id)
+        if now is not None and controls.has_advanced(now, all_the_way=all_the_way, since=since):
             return True
         await asyncio.sleep(0.05)
     return False
@@ -133,16 +122,7 @@ async def sandbox_advance(request: Request) -> Response:
         failures.raise_if_any()
     all_the_way = to.lower() == "shipped"
     _control(request, order_id, lambda s: controls.advance(s, owner, order_id, all_the_way=all_the_way))
-    started = time.monotonic()
-
-    def reached(order, shipments) -> bool:
-        if all_the_way:
-            moving = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_IN_PRODUCTION)
-            return order.stage != "InProgress" or (bool(shipments) and not any(s.lab_stage in moving for s in shipments))
-        # One step: done once the job has run (the order is no longer due right now).
-        return order.due_at is None or order.due_at.timestamp() > started
-
-    done = await _settled(request, order_id, reached)
+    done = await _advanced(request, order_id, all_the_way, since=utcnow())
     return await _order_response(request, owner, order_id, 200 if done else 202)
 
 

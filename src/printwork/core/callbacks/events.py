@@ -2,7 +2,7 @@
 
 Any code that changes an order calls `announce` in the same transaction. It compares what a
 merchant can see that callbacks are about (the stage, the downloads' completion, each
-shipment's status and tracking) with what was last announced, and writes one CloudEvent per
+shipment's status, tracking, lab and carrier) with what was last announced, and writes one CloudEvent per
 difference, each carrying the whole order as it is at that moment. Writing the events in the
 changing transaction is what makes delivery at-least-once: if the change commits, so do its
 events, and the delivery jobs find them.
@@ -21,8 +21,14 @@ from sqlalchemy.orm import Session
 from printwork.core.callbacks.models import OrderEvent
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
-from printwork.core.orders.domain import STAGE_AWAITING_PAYMENT, STAGE_IN_PROGRESS, STAGE_ON_HOLD, OrderView
-from printwork.core.orders.domain import order_public_id, shipment_public_id
+from printwork.core.orders.domain import (
+    STAGE_AWAITING_PAYMENT,
+    STAGE_IN_PROGRESS,
+    STAGE_ON_HOLD,
+    OrderView,
+    order_public_id,
+    shipment_public_id,
+)
 from printwork.core.orders.repository import load_order_views, orders_t, shipments_t
 
 events_t = OrderEvent.__table__
@@ -58,7 +64,7 @@ def _shown_stage(stage: str) -> str | None:
 def _snapshot(session: Session, order_id: int):
     order = session.execute(
         select(orders_t.c.stage, orders_t.c.download_assets, orders_t.c.announced_json, orders_t.c.callback_url,
-               orders_t.c.environment, Merchant.default_callback_url)
+               Merchant.default_callback_url)
         .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)
     ).one_or_none()
     if order is None:

@@ -351,3 +351,9 @@ def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery,
         (order_id, bytes(body) if rendered_version == version else None)
         for order_id, version, rendered_version, body in database.fast.fetch_all(shape, build, values)
     ]
+
+
+def thumbnail_owner(session: Session, token: str) -> tuple[int, int] | None:
+    """(order id, asset id) of the thumbnail published under `token`."""
+    row = session.execute(select(assets_t.c.order_id, assets_t.c.id).where(assets_t.c.thumbnail_token == token)).first()
+    return (row[0], row[1]) if row else None

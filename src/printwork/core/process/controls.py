@@ -6,6 +6,9 @@ due now; the caller tells the queue after committing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -113,3 +116,32 @@ def release_hold(session: Session, order_id: int, catalog, public_base_url: str,
         raise EntityNotFound(f"order {order_id} not found")
     if not pipeline.start_fulfilment(session, order_id, catalog, public_base_url, announcer):
         raise Conflict("the order is not in a pause window")
+
+
+@dataclass(frozen=True)
+class Progress:
+    leased: bool  # a job is working on it now
+    due_at: datetime | None
+    stage: str
+    lab_stages: tuple[str, ...]
+
+
+def progress(session: Session, order_id: int) -> Progress | None:
+    order = session.execute(select(orders_t.c.lease_token, orders_t.c.due_at, orders_t.c.stage)
+                            .where(orders_t.c.id == order_id)).first()
+    if order is None:
+        return None
+    stages = tuple(session.execute(select(shipments_t.c.lab_stage).where(shipments_t.c.order_id == order_id)
+                                   .order_by(shipments_t.c.position)).scalars())
+    return Progress(order.lease_token is not None, order.due_at, order.stage, stages)
+
+
+def has_advanced(now: Progress, *, all_the_way: bool, since: datetime) -> bool:
+    """Whether the pipeline has done what `advance` asked for (`since`: when it was asked)."""
+    if now.leased:
+        return False
+    if all_the_way:
+        moving = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_IN_PRODUCTION)
+        return now.stage != STAGE_IN_PROGRESS or (bool(now.lab_stages) and not any(s in moving for s in now.lab_stages))
+    # One step: a job has run since (it left the order due later, or not at all).
+    return now.due_at is None or now.due_at > since
