@@ -464,3 +464,23 @@ def test_platform_endpoints_refuse_bad_input(client, headers, catalog, test_db):
     cleared = client.put(settings_url, json={"defaultCallbackUrl": None}, headers=headers).json()
     assert cleared["defaultCallbackUrl"] is None and cleared["signingSecret"].startswith("whsec_")
     assert client.get(settings_url).status_code == 401
+
+
+def test_a_photobook_takes_pdfs_and_sends_them_as_they_are(client, headers, pipeline, image_server, settings):
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    image_server.files["book.pdf"] = pdf
+    body = order_body(f"{image_server.url}/book.pdf", sku="BOOK-A4-L-HARD-M")
+    body["items"][0]["assets"].append({"printArea": "spine", "url": f"{image_server.url}/book.pdf"})
+    order_id = create(client, headers, body)
+    pipeline.run(order_id)
+    order = get(client, headers, order_id)
+    assert order["status"]["stage"] == "Complete"
+    for asset in order["items"][0]["assets"]:
+        assert asset["status"] == "Complete" and asset.get("thumbnailUrl") is None  # no PDF renderer here
+        asset_id = int(asset["id"][4:])
+        assert (settings.files_dir / f"orders/{order_id}/print/{asset_id}.pdf").read_bytes() == pdf
+    # A PDF where a product takes only pictures is refused at once.
+    refused = create(client, headers, order_body(f"{image_server.url}/book.pdf", sku="GLOBAL-PHO-4X6"))
+    pipeline.run(refused)
+    [issue] = get(client, headers, refused)["status"]["issues"]
+    assert issue["errorCode"] == "order.items.assets.FailedToDownloaded" and "PDF" in issue["description"]
