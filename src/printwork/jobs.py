@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DRIVE_ORDER = "printwork.drive_order"
 DRIVE_ORDERS = "printwork.drive_orders"
 DELIVER_EVENTS = "printwork.deliver_events"
+SCHEDULE_HORIZON = timedelta(hours=1)
 
 
 class _QueueStorage(SqliteStorage):
@@ -91,10 +92,12 @@ class JobQueue:
     def events_due(self, event_ids: list[int], at: datetime | None = None) -> None:
         if not event_ids:
             return
-        if at is None or at <= utcnow():
+        now = utcnow()
+        if at is None or at <= now:
             self._deliver(list(event_ids))
-        else:
+        elif at - now <= SCHEDULE_HORIZON:
             self._deliver.schedule(args=(list(event_ids),), eta=at)
+        # later retries: the reconciler finds them by `next_attempt_at`
 
     def _on_commit(self, info: dict) -> None:
         new_events = info.pop(NEW_EVENTS, None)
@@ -105,10 +108,14 @@ class JobQueue:
                 log.exception("could not enqueue %d callback(s); the reconciler will", len(new_events))
 
     def order_due(self, order_id: int, at: datetime | None = None) -> None:
-        if at is None or at <= utcnow():
+        now = utcnow()
+        if at is None or at <= now:
             self._drive(order_id)
-        else:
+        elif at - now <= SCHEDULE_HORIZON:
             self._drive.schedule(args=(order_id,), eta=at)
+        # Anything further off (a retention purge a month away, a live retry hours away) is left
+        # to the reconciler, which finds it by `due_at`: the queue would otherwise hold one
+        # scheduled task per order for weeks.
 
     # Consumers ----------------------------------------------------------------------------
 

@@ -484,3 +484,17 @@ def test_a_photobook_takes_pdfs_and_sends_them_as_they_are(client, headers, pipe
     pipeline.run(refused)
     [issue] = get(client, headers, refused)["status"]["issues"]
     assert issue["errorCode"] == "order.items.assets.FailedToDownloaded" and "PDF" in issue["description"]
+
+
+def test_only_near_work_is_scheduled_on_the_queue(test_db, settings):
+    from printwork.jobs import JobQueue
+    jobs = JobQueue(settings, test_db.db)
+    jobs.huey.flush()
+    jobs.order_due(1)
+    jobs.order_due(2, utcnow() + timedelta(minutes=10))
+    jobs.order_due(3, utcnow() + timedelta(days=30))  # a retention purge: the reconciler's
+    jobs.events_due([4], utcnow() + timedelta(hours=6))  # a live callback retry: the same
+    # Huey keeps a task with an eta in the queue until a consumer moves it to its schedule.
+    etas = sorted((task.eta is not None) for task in jobs.huey.pending())
+    assert etas == [False, True] and jobs.huey.scheduled_count() == 0
+    jobs.close()
