@@ -222,3 +222,21 @@ def test_other_merchants_see_no_deliveries(client, headers, catalog, receiver, m
     other = {"X-API-Key": make_key("Other Shop")}
     assert client.get(f"/platform/v1/orders/{order_id}/callbacks", headers=other).status_code == 404
     assert client.get(f"/platform/v1/orders/{order_id}/callbacks").status_code == 401
+
+
+def test_the_end_of_a_pause_is_called_back_but_a_payment_is_not_a_stage_change(
+        client, headers, catalog, receiver, deliverer, test_db):
+    from printwork.core.merchants.service import update_settings
+    with test_db.db.transaction() as session:
+        update_settings(session, "Test Shop", pause_indefinite=True, pays_per_order=True)
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    assert client.post(f"/sandbox/v1/orders/{order_id}/releaseHold", headers=headers).status_code == 200
+    deliverer().deliver()
+    # Out of the pause and into payment authorisation: the order now shows InProgress.
+    assert receiver.types() == ["com.prodigi.order.status.stage.changed#InProgress"]
+    event = json.loads(receiver.received[0][1])["data"]["order"]
+    assert event["status"]["issues"][0]["errorCode"] == "RequiresPaymentAuthorisation"
+    assert client.post(f"/sandbox/v1/orders/{order_id}/authorisePayment", headers=headers).status_code == 200
+    deliverer().deliver()
+    assert len(receiver.received) == 1  # still InProgress to the merchant: nothing to announce

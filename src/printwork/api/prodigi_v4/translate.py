@@ -273,9 +273,16 @@ def _issue(issue: IssueView) -> dict:
     return document
 
 
+def wire_stage(stage: str) -> str | None:
+    """The stage a v4 client sees: none while paused (A-13), InProgress while awaiting payment (A-10)."""
+    if stage == STAGE_ON_HOLD:
+        return None
+    return STAGE_IN_PROGRESS if stage == STAGE_AWAITING_PAYMENT else stage
+
+
 def order_document(view: OrderView) -> dict:
     """The v4 Order object, keys in the order of the documents' examples."""
-    stage_visible = view.stage not in (STAGE_ON_HOLD,)
+    stage = wire_stage(view.stage)
     return {
         "id": order_public_id(view.id),
         "created": _timestamp(view.created),
@@ -286,7 +293,7 @@ def order_document(view: OrderView) -> dict:
         "idempotencyKey": view.idempotency_key,
         # A paused order shows no status until its window ends (INVENTORY A-13).
         "status": {
-            "stage": STAGE_IN_PROGRESS if view.stage == STAGE_AWAITING_PAYMENT else view.stage,
+            "stage": stage,
             "issues": [_issue(i) for i in view.issues],
             "details": {
                 "downloadAssets": view.details.download_assets,
@@ -296,7 +303,7 @@ def order_document(view: OrderView) -> dict:
                 "shipping": view.details.shipping,
             },
         }
-        if stage_visible
+        if stage is not None
         else None,
         "charges": [
             {
@@ -579,7 +586,8 @@ def parse_spine_request(raw: Any, failures: FailureCollector) -> tuple[str | Non
 
 def announcer(public_base_url: str) -> Announcer:
     """Callbacks carry the order exactly as GET /v4.0/orders/{id} shows it (INVENTORY A-19)."""
-    return Announcer(render_order=order_document, source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
+    return Announcer(render_order=order_document, shown_stage=wire_stage,
+                     source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
 
 
 def parse_shipping_method_update(raw: Any, failures: FailureCollector) -> str | None:

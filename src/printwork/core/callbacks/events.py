@@ -21,14 +21,7 @@ from sqlalchemy.orm import Session
 from printwork.core.callbacks.models import OrderEvent
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
-from printwork.core.orders.domain import (
-    STAGE_AWAITING_PAYMENT,
-    STAGE_IN_PROGRESS,
-    STAGE_ON_HOLD,
-    OrderView,
-    order_public_id,
-    shipment_public_id,
-)
+from printwork.core.orders.domain import OrderView, order_public_id, shipment_public_id
 from printwork.core.orders.repository import load_order_views, orders_t, shipments_t
 
 events_t = OrderEvent.__table__
@@ -51,14 +44,8 @@ class Announcer:
     """How events are written: the order as the v4 API shows it, and the events' `source`."""
 
     render_order: Callable[[OrderView], dict]
+    shown_stage: Callable[[str], str | None]  # the stage as merchants see it (None: not shown)
     source: str  # e.g. https://printwork.example/v4.0/Orders/
-
-
-def _shown_stage(stage: str) -> str | None:
-    # A paused order shows no status (A-13); one awaiting payment shows InProgress (A-10).
-    if stage == STAGE_ON_HOLD:
-        return None
-    return STAGE_IN_PROGRESS if stage == STAGE_AWAITING_PAYMENT else stage
 
 
 def _snapshot(session: Session, order_id: int):
@@ -75,12 +62,14 @@ def _snapshot(session: Session, order_id: int):
                                         shipments_t.c.lab_code, shipments_t.c.carrier, shipments_t.c.service)
                                  .where(shipments_t.c.order_id == order_id).order_by(shipments_t.c.id))
     }
-    current = {"stage": _shown_stage(order.stage), "downloadAssets": order.download_assets, "shipments": shipments}
+    current = {"stage": order.stage, "downloadAssets": order.download_assets, "shipments": shipments}
     return order, current
 
 
 def announce(session: Session, order_id: int, announcer: Announcer | None) -> list[int]:
     """Write the callbacks this order now owes; returns the new events' ids."""
+    if announcer is None:
+        return []  # nobody to tell (only tests drive orders without one)
     order, current = _snapshot(session, order_id)
     if order is None:
         return []
@@ -97,10 +86,13 @@ def announce(session: Session, order_id: int, announcer: Announcer | None) -> li
     for shipment_id, now in current["shipments"].items():
         if previous["shipments"].get(shipment_id) != now:
             types.append(SHIPMENT_CHANGED + now[0])
-    if current["stage"] != previous["stage"] and current["stage"] is not None:
-        types.append(STAGE_CHANGED + current["stage"])
+    # Stages are compared as merchants see them: a paused order shows none, and the end of a
+    # payment wait is no change for them.
+    shown_now, shown_before = announcer.shown_stage(current["stage"]), announcer.shown_stage(previous["stage"])
+    if shown_now != shown_before and shown_now is not None:
+        types.append(STAGE_CHANGED + shown_now)
     url = order.callback_url or order.default_callback_url
-    if not types or not url or announcer is None:
+    if not types or not url:
         return []
     view = load_order_views(session, [order_id])[order_id]
     order_document = announcer.render_order(view)

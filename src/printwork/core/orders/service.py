@@ -162,10 +162,8 @@ def _insert(
             "files_purged_at": None,
             "sandbox_fault": sandbox_fault,
             "sandbox_hurry": False,
-            "announced_json": orjson.dumps(
-                {"stage": None if stage == STAGE_ON_HOLD else STAGE_IN_PROGRESS, "downloadAssets": DETAIL_NOT_STARTED,
-                 "shipments": {}}
-            ).decode(),
+            # What callbacks compare later changes with (core/callbacks/events.py).
+            "announced_json": orjson.dumps({"stage": stage, "downloadAssets": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
         },
     )
     item_rows = [
