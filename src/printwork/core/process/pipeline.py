@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -173,12 +174,15 @@ class ProcessRuntime:
     announcer: Announcer | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     _client: httpx.Client | None = None
+    _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
-        return self._client
+        """One connection pool for the process's job threads, made on first use."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
+            return self._client
 
     def close(self) -> None:
         if self._client is not None:
