@@ -166,3 +166,18 @@ def test_merchant_settings_lab_keys_and_order_commands(cli, client, test_db):
     assert cli("labs", "create-key", "nolab", check=False).returncode == 1
     cli("labs", "revoke-key", lab_key[:14])
     assert client.get("/lab/v1/shipments", headers={"X-API-Key": lab_key}).status_code == 401
+
+
+def test_callback_url_and_signing_secret_from_the_command_line(cli, client):
+    key = cli("merchants", "create", "Hook Shop").stdout.strip().splitlines()[-1]
+    assert cli("merchants", "settings", "Hook Shop", "--callback-url", "ftp://nope", check=False).returncode == 2
+    assert "callbacks to https://shop.example/hooks" in cli(
+        "merchants", "settings", "Hook Shop", "--callback-url", "https://shop.example/hooks").stdout
+    secret = cli("merchants", "callback-secret", "Hook Shop").stdout.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    assert cli("merchants", "callback-secret", "Hook Shop").stdout.strip().splitlines()[-1] == secret
+    settings = client.get("/platform/v1/callbacks/settings", headers={"X-API-Key": key}).json()
+    assert settings == {**settings, "defaultCallbackUrl": "https://shop.example/hooks", "signingSecret": secret}
+    rotated = cli("merchants", "callback-secret", "Hook Shop", "--rotate").stdout.strip().splitlines()[-1]
+    assert rotated.startswith("whsec_") and rotated != secret
+    assert cli("merchants", "callback-secret", "Nobody", check=False).returncode == 1
