@@ -120,6 +120,7 @@ class Database:
                 writes.raw.close()
 
     def dispose(self) -> None:
+        self.fast.close()
         self.engine.dispose()
 
 
@@ -171,15 +172,30 @@ class StatementCache:
 
 
 class FastReader:
-    """Runs precompiled read statements on pooled DBAPI connections, outside any ORM session."""
+    """Runs precompiled read statements on DBAPI connections, outside any ORM session.
+
+    On SQLite each thread keeps one connection of its own for these reads: checking a pooled
+    connection out and in cost more than the query (bench/README.md). Its statements run in
+    autocommit (pysqlite's transaction handling is off), so every read sees the latest commit.
+    """
 
     def __init__(self, engine: Engine, statements: StatementCache) -> None:
         self._engine = engine
         self._statements = statements
         self._autocommit_attribute = engine.dialect.name == "postgresql"
+        self._per_thread = threading.local() if engine.dialect.name == "sqlite" else None
+        self._kept: list[tuple[threading.Thread, object]] = []
+        self._kept_lock = threading.Lock()
 
     def fetch_all(self, key: object, build, values: dict) -> list[tuple]:
         statement = self._statements.get(key, build)
+        if self._per_thread is not None:
+            cursor = self._thread_connection().cursor()
+            try:
+                cursor.execute(statement.sql, statement.parameters(values))
+                return cursor.fetchall()
+            finally:
+                cursor.close()
         connection = self._engine.raw_connection()
         try:
             # One statement needs no transaction; in autocommit the pool's reset on return
@@ -196,6 +212,28 @@ class FastReader:
             if self._autocommit_attribute:
                 connection.driver_connection.autocommit = False
             connection.close()
+
+    def _thread_connection(self):
+        connection = getattr(self._per_thread, "connection", None)
+        if connection is None:
+            pooled = self._engine.raw_connection()  # made, and set up, by the engine's own hooks
+            connection = self._per_thread.connection = pooled.driver_connection
+            pooled.detach()  # ours now: the pool neither resets nor reuses it
+            with self._kept_lock:
+                # A thread that has ended no longer needs its connection.
+                ended = [(thread, kept) for thread, kept in self._kept if not thread.is_alive()]
+                self._kept = [entry for entry in self._kept if entry[0].is_alive()]
+                self._kept.append((threading.current_thread(), connection))
+            for _, kept in ended:
+                kept.close()
+        return connection
+
+    def close(self) -> None:
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for _, connection in kept:
+            connection.close()
+        self._per_thread = threading.local() if self._per_thread is not None else None
 
 
 class RawWriter:
