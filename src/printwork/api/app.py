@@ -16,10 +16,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.routing import Router
+from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from printwork.api.context import AppContext, new_trace_parent
+from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.platform import routes as platform
 from printwork.api.prodigi_v4 import routes as v4
 from printwork.api.prodigi_v4.errors import error_response
@@ -76,8 +77,8 @@ class Printwork:
         self.context = context
         self.fastapi = fastapi_app
         self.state = fastapi_app.state
-        self.v4 = Router(routes=v4.routes)
-        self.platform = Router(routes=platform.routes)
+        self.v4 = Dispatcher(v4.routes)
+        self.platform = Dispatcher(platform.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,16 +103,24 @@ class Printwork:
 
         path = scope["path"]
         if path[:6].lower() == V4_PREFIX:
-            scope["path"] = path.lower()  # v4 paths are case-insensitive (INVENTORY A-07)
-            router = self.v4
+            scope["path"] = path = path.lower()  # v4 paths are case-insensitive (INVENTORY A-07)
+            dispatcher = self.v4
         elif path.startswith(platform.PREFIXES):
-            router = self.platform
+            dispatcher = self.platform
         else:
             await self.fastapi(scope, receive, send_with_trace)
             return
-        scope["app"] = self.fastapi  # handlers find the context here; routing raises 404/405
+        scope["app"] = self.fastapi  # handlers find the context here
         try:
-            await router(scope, receive, send_with_trace)
+            endpoint, path_params = dispatcher.match(scope["method"], path)
+            if endpoint is None:  # the Router answers 404, 405 and slash redirects as it always has
+                await dispatcher.router(scope, receive, send_with_trace)
+                return
+            scope["path_params"] = path_params
+            response = await endpoint(Request(scope, receive, send))
+            if not is_plain(response):  # e.g. a file: Starlette sends it
+                await response(scope, receive, send_with_trace)
+                return
         except Exception as exc:
             if started:
                 raise
@@ -120,6 +129,8 @@ class Printwork:
                 log.exception("unhandled error on %s %s (%s)", scope.get("method"), path, trace)
                 response = error_response("InternalServerError", 500, trace)
             await response(scope, receive, send_with_trace)
+            return
+        await send_plain(response, send, header)
 
 
 def create_app(
