@@ -35,6 +35,7 @@ from printwork.core.callbacks import service as callbacks
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.labs import service as labs
 from printwork.core.labs.service import LAB_STAGES_BY_LOWER, LabShipment
+from printwork.core.merchants.service import utcnow
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import (
     asset_public_id,
@@ -42,7 +43,6 @@ from printwork.core.orders.domain import (
     order_public_id,
     shipment_public_id,
 )
-from printwork.core.merchants.service import utcnow
 from printwork.core.orders.repository import thumbnail_owner
 from printwork.core.process import controls
 from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED

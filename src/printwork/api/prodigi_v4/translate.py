@@ -16,6 +16,7 @@ import orjson
 from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER, Product
 from printwork.core.errors import FailureCollector
+from printwork.core.orders.actions import Availability, ShipmentResult
 from printwork.core.orders.domain import (
     DEFAULT_SIZING,
     METADATA_MAX_CHARS,
@@ -42,7 +43,6 @@ from printwork.core.orders.domain import (
     parse_order_id,
     shipment_public_id,
 )
-from printwork.core.orders.actions import Availability, ShipmentResult
 from printwork.core.orders.rules import canonical_amount, check_country
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
