@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         description="How long a process may reuse an API key lookup; a revoked key stops working after at most this.",
     )
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
+    database_read_threads: int = Field(
+        default=8, ge=1, description="Threads that run the API's reads on a database server (not SQLite)."
+    )
     write_batch_max: int = Field(default=64, ge=1, description="Most order writes committed in one transaction.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 

@@ -160,6 +160,7 @@ def create_app(
             yield
         finally:
             committer.stop()
+            context.close()
             if workers is not None:
                 workers.stop()  # closes the queue too
             else:

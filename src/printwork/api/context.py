@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
@@ -15,6 +19,8 @@ from printwork.core.merchants.service import Owner, hash_key, owner_for_key
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 from printwork.jobs import JobQueue
+
+T = TypeVar("T")
 
 
 class KeyCache:
@@ -73,10 +79,25 @@ class AppContext:
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
     announcer: Announcer = field(init=False)
+    _read_threads: ThreadPoolExecutor | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
         self.announcer = translate.announcer(self.settings.resolved_public_base_url)
+        if not self.database.is_sqlite:
+            self._read_threads = ThreadPoolExecutor(self.settings.database_read_threads, "printwork-read")
+
+    async def read(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(*args)`: inline on SQLite, where a read takes microseconds; on a thread on a
+        database server, so that one request's round trip does not stop the event loop for
+        every other request (bench/README.md, "On PostgreSQL")."""
+        if self._read_threads is None:
+            return read(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._read_threads, read, *args)
+
+    def close(self) -> None:
+        if self._read_threads is not None:
+            self._read_threads.shutdown(wait=False)
 
 
 def new_trace_parent(incoming: str | None = None) -> str:

@@ -169,7 +169,8 @@ async def create_order(request: Request) -> Response:
 async def get_order(request: Request) -> Response:
     owner = authenticate(request)
     number = order_id_from_path(request.path_params["order_id"])
-    body = orders.get_order(context(request).database, owner, number, translate.render_order, translate.RENDITION_FORMAT)
+    ctx = context(request)
+    body = await ctx.read(orders.get_order, ctx.database, owner, number, translate.render_order, translate.RENDITION_FORMAT)
     return envelope(request, "Ok", "order", body)
 
 
@@ -178,8 +179,9 @@ async def list_orders(request: Request) -> Response:
     failures = FailureCollector()
     query = translate.parse_list_query(request.query_params.multi_items(), failures)
     failures.raise_if_any()
-    bodies, has_more = orders.list_orders(
-        context(request).database, owner, query, translate.render_order, translate.RENDITION_FORMAT
+    ctx = context(request)
+    bodies, has_more = await ctx.read(
+        orders.list_orders, ctx.database, owner, query, translate.render_order, translate.RENDITION_FORMAT
     )
     next_url = b"null"
     if has_more:
@@ -199,17 +201,21 @@ async def create_quote(request: Request) -> Response:
     owner = authenticate(request)
     quote_request, failures = await parsed_body(request, translate.parse_quote_request)
     ctx = context(request)
-    catalog = ctx.catalog.current(ctx.database)
-    result = quotes.create_quotes(quote_request, catalog, billing_currency(ctx.database, owner.merchant_id), failures)
+    catalog, currency = await ctx.read(_quote_inputs, ctx, owner)
+    result = quotes.create_quotes(quote_request, catalog, currency, failures)
     document = translate.quotes_document(result, quote_request)
     outcome = "CreatedWithIssues" if result.issues else "Created"
     return envelope(request, outcome, "quotes", orjson.dumps(document["quotes"]), issues=orjson.dumps(document["issues"]))
 
 
+def _quote_inputs(ctx: AppContext, owner: Owner):
+    return ctx.catalog.current(ctx.database), billing_currency(ctx.database, owner.merchant_id)
+
+
 async def get_product(request: Request) -> Response:
     authenticate(request)
     ctx = context(request)
-    catalog = ctx.catalog.current(ctx.database)
+    catalog = await ctx.read(ctx.catalog.current, ctx.database)
     product = catalog.product(request.path_params["sku"])
     if product is None:
         raise EntityNotFound(f"no product {request.path_params['sku']!r}")
@@ -225,7 +231,7 @@ async def spine(request: Request) -> Response:
     try:
         (sku, country, pages), failures = await parsed_body(request, translate.parse_spine_request)
         failures.raise_if_any()
-        width = spine_width_mm(ctx.catalog.current(ctx.database), sku, country, pages, failures)
+        width = spine_width_mm(await ctx.read(ctx.catalog.current, ctx.database), sku, country, pages, failures)
     except ValidationFailed as exc:
         # The documented response carries `success` and `message`; keep them on failure too.
         message = "; ".join(f"{path}: {', '.join(f.code for f in fs)}" for path, fs in exc.failures.items())
