@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     database_read_threads: int = Field(
         default=8, ge=1, description="Threads that run the API's reads on a database server (not SQLite)."
     )
+    database_write_threads: int = Field(
+        default=4, ge=1, description="Transactions of new orders committed at once on a database server (SQLite: one)."
+    )
     write_batch_max: int = Field(default=64, ge=1, description="Most order writes committed in one transaction.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 

@@ -23,32 +23,45 @@ _STOP = object()
 
 class GroupCommitter:
     def __init__(
-        self, database: Database, max_batch: int = 64, after_commit: Callable[[list[int]], None] | None = None
+        self,
+        database: Database,
+        max_batch: int = 64,
+        after_commit: Callable[[list[int]], None] | None = None,
+        threads: int = 1,
     ) -> None:
         self._database = database
         self._max_batch = max_batch
+        # SQLite has one writer at a time, so more than one committing thread only queues on
+        # its lock; a database server takes several transactions at once, and their round
+        # trips then overlap.
+        self._thread_count = 1 if database.is_sqlite else threads
         # Told, once per batch and only after its commit, which orders the batch made due.
         self._after_commit = after_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="printwork-group-commit", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._loop, name=f"printwork-group-commit-{n}", daemon=True)
+                    for n in range(self._thread_count)
+                ]
+                for thread in self._threads:
+                    thread.start()
 
     def stop(self) -> None:
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(_STOP)
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(_STOP)  # each thread takes exactly one
+        for thread in threads:
             thread.join(timeout=30)
 
     async def run(self, work: Callable[[Writes], T]) -> T:
         """Run `work` inside a shared write transaction and return its result once committed."""
-        if self._thread is None:
+        if not self._threads:
             self.start()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((work, future))

@@ -3,53 +3,97 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import uuid
 
 import pytest
 from sqlalchemy import text
 
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
+from tests.conftest import POSTGRES_URL, _postgres_unreachable_reason
 
 
-@pytest.fixture
-def database(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'gc.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'gc.db'}")
+    else:
+        reason = _postgres_unreachable_reason()
+        if reason:
+            pytest.skip(reason)
+        database = Database(POSTGRES_URL)
+    # A table of its own, so that runs sharing the PostgreSQL test database never meet.
+    database.table = f"t_{uuid.uuid4().hex[:12]}"
     with database.transaction() as session:
-        session.execute(text("CREATE TABLE t (v INTEGER UNIQUE)"))
+        session.execute(text(f"CREATE TABLE {database.table} (v INTEGER UNIQUE)"))
     yield database
+    with database.transaction() as session:
+        session.execute(text(f"DROP TABLE {database.table}"))
     database.dispose()
 
 
 def values(database):
     with database.read() as session:
-        return sorted(session.execute(text("SELECT v FROM t")).scalars())
+        return sorted(session.execute(text(f"SELECT v FROM {database.table}")).scalars())
 
 
-def test_each_unit_commits_or_fails_alone(database):
-    committer = GroupCommitter(database, max_batch=50)
+def insert(database, value, refuse=lambda value: value % 3 == 0):
+    def work(writes):
+        writes.session.execute(text(f"INSERT INTO {database.table} (v) VALUES (:v)"), {"v": value})
+        if refuse(value):
+            raise ValueError(f"refused {value}")
+        return value
 
-    def insert(value):
-        def work(writes):
-            writes.session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
-            if value % 3 == 0:
-                raise ValueError(f"refused {value}")
-            return value
+    return work
 
-        return work
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_each_unit_commits_or_fails_alone(database, threads):
+    committer = GroupCommitter(database, max_batch=50, threads=threads)
 
     async def main():
-        return await asyncio.gather(*(committer.run(insert(v)) for v in range(1, 31)), return_exceptions=True)
+        return await asyncio.gather(*(committer.run(insert(database, v)) for v in range(1, 61)), return_exceptions=True)
 
     try:
         results = asyncio.run(main())
     finally:
         committer.stop()
-    for value, result in zip(range(1, 31), results):
+    for value, result in zip(range(1, 61), results):
         if value % 3 == 0:
             assert isinstance(result, ValueError)
         else:
             assert result == value
-    assert values(database) == [v for v in range(1, 31) if v % 3]
+    assert values(database) == [v for v in range(1, 61) if v % 3]
+
+
+def test_a_database_server_gets_several_committing_threads_and_sqlite_one(database):
+    committer = GroupCommitter(database, threads=3)
+    before = {thread.name for thread in threading.enumerate()}
+    committer.start()
+    started = {thread.name for thread in threading.enumerate()} - before
+    committer.stop()
+    expected = 1 if database.is_sqlite else 3
+    assert len({name for name in started if name.startswith("printwork-group-commit")}) == expected
+    assert not {thread.name for thread in threading.enumerate()} & started  # all stopped
+
+
+def test_a_duplicate_racing_in_another_thread_fails_only_its_own_unit(database):
+    """Two committing threads, the same value twice: one commits, the other is refused alone."""
+    committer = GroupCommitter(database, max_batch=1, threads=2)
+
+    async def main():
+        return await asyncio.gather(
+            *(committer.run(insert(database, v, refuse=lambda _: False)) for v in (7, 7, 8, 9)), return_exceptions=True
+        )
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        committer.stop()
+    assert sorted(r for r in results if isinstance(r, int)) == [7, 8, 9]
+    assert sum(isinstance(r, Exception) for r in results) == 1
+    assert values(database) == [7, 8, 9]
 
 
 def test_a_failed_commit_fails_every_caller_in_the_batch(database, monkeypatch):
@@ -73,7 +117,7 @@ def test_a_failed_commit_fails_every_caller_in_the_batch(database, monkeypatch):
 
     async def main():
         return await asyncio.gather(
-            *(committer.run(lambda w, v=v: w.session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})) for v in range(5)),
+            *(committer.run(insert(database, v, refuse=lambda _: False)) for v in range(5)),
             return_exceptions=True,
         )
 

@@ -141,7 +141,8 @@ def create_app(
     settings = settings or get_settings()
     database = database or Database(settings.resolved_database_url)
     jobs = JobQueue(settings, database)
-    committer = GroupCommitter(database, max_batch=settings.write_batch_max, after_commit=jobs.orders_due)
+    committer = GroupCommitter(database, max_batch=settings.write_batch_max, after_commit=jobs.orders_due,
+                               threads=settings.database_write_threads)
     context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs)
     workers = Workers(jobs, settings.worker_threads) if run_workers else None
 
