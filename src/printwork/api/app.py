@@ -177,3 +177,9 @@ def create_app(
     )
     fastapi_app.state.context = context
     return Printwork(context, fastapi_app)
+
+
+def create_app_from_environment() -> Printwork:
+    """The app of one of `printwork serve --processes N`'s processes, configured by PRINTWORK_*."""
+    settings = get_settings()
+    return create_app(settings, run_workers=settings.embedded_workers)

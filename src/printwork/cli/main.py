@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -54,6 +55,9 @@ def serve(
     workers: Annotated[bool | None, typer.Option(
         "--workers/--no-workers", help="Also run the order process here (default: PRINTWORK_EMBEDDED_WORKERS).",
     )] = None,
+    processes: Annotated[int, typer.Option(
+        min=1, help="Server processes sharing the port, each with its own workers if any (for PostgreSQL).",
+    )] = 1,
 ) -> None:
     """Migrate, seed the demo data on first start, and serve the API (and the workers) in the foreground."""
     import uvicorn
@@ -77,15 +81,21 @@ def serve(
     run_workers = settings.embedded_workers if workers is None else workers
     if run_workers:
         err.print(f"Order process running here with {settings.worker_threads} job thread(s).")
-    uvicorn.run(
-        create_app(settings, database, run_workers=run_workers),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
-    )
+    server_options = {"host": host, "port": port, "loop": "uvloop", "http": "httptools", "access_log": False,
+                      "log_level": "info"}
+    if processes == 1:
+        uvicorn.run(create_app(settings, database, run_workers=run_workers), **server_options)
+        return
+    if database.is_sqlite:
+        err.print("[yellow]SQLite has one writer at a time: more processes serve more reads, but writes "
+                  "still take turns. Use PostgreSQL to scale writes.[/yellow]")
+    err.print(f"Serving from {processes} processes.")
+    database.dispose()
+    # uvicorn starts each process from an import string, so what this command decided travels
+    # to them in the environment.
+    os.environ.update({"PRINTWORK_HOST": host, "PRINTWORK_PORT": str(port),
+                       "PRINTWORK_EMBEDDED_WORKERS": "1" if run_workers else "0"})
+    uvicorn.run("printwork.api.app:create_app_from_environment", factory=True, workers=processes, **server_options)
 
 
 @db_app.command("upgrade")
