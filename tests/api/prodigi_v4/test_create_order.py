@@ -396,3 +396,27 @@ def test_wrongly_typed_fields_are_named(client, headers, order_payload, field, v
     body = order_payload()
     body[field] = value
     assert field in failures_of(create(client, headers, body))
+
+
+@pytest.mark.parametrize("field", ["merchantReference", "idempotencyKey", "recipient.name", "recipient.address.line1",
+                                   "items[0].assets[0].url"])
+def test_a_nul_character_in_a_text_field_is_refused_on_every_database(client, headers, order_payload, field):
+    body = order_payload()
+    parts = [part for part in re.split(r"\.|\[|\]", field) if part]
+    holder = body
+    for part in parts[:-1]:
+        holder = holder[int(part)] if part.isdigit() else holder[part]
+    holder[parts[-1]] = "A\x00B"
+    response = client.post("/v4.0/orders", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["failures"][field] == [{"code": "MustNotContainNulCharacters", "providedValue": "A\x00B"}]
+    assert client.get("/v4.0/orders", headers=headers).json()["orders"] == []
+
+
+def test_a_number_beyond_64_bits_is_a_validation_failure(client, headers, order_payload):
+    body = order_payload()
+    body["items"][0]["copies"] = 10**30
+    response = client.post("/v4.0/orders", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    failure = response.json()["failures"]["items[0].copies"][0]
+    assert failure["providedValue"] == pytest.approx(10**30)

@@ -193,3 +193,16 @@ def test_a_stale_rendition_is_never_served(client, headers, order_payload, test_
         session.execute(text("UPDATE orders SET merchant_reference = 'changed', version = version + 1 WHERE id = :id"), {"id": number})
     assert client.get(f"/v4.0/orders/{created['id']}", headers=headers).json()["order"]["merchantReference"] == "changed"
     assert client.get("/v4.0/orders", headers=headers).json()["orders"][0]["merchantReference"] == "changed"
+
+
+def test_a_skip_beyond_any_page_is_refused_not_an_error(client, headers):
+    response = client.get("/v4.0/orders", params={"skip": str(10**20)}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["failures"] == {"skip": [{"code": "MustBeAtMost2147483647", "providedValue": 10**20}]}
+    assert client.get("/v4.0/orders", params={"skip": "2147483647"}, headers=headers).json()["orders"] == []
+
+
+def test_a_nul_character_in_a_merchant_reference_filter_is_refused(client, headers):
+    response = client.get("/v4.0/orders", params={"merchantReferences": "a\x00b"}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["failures"]["merchantReferences"][0]["code"] == "MustNotContainNulCharacters"

@@ -6,6 +6,7 @@ The body merges the documented base error object (statusText, statusCode, data) 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -43,4 +44,8 @@ def error_response(
     body["statusText"] = message or STATUS_TEXT.get(outcome, outcome)
     body["data"] = data or {}
     body["traceParent"] = trace_parent
-    return Response(orjson.dumps(body, default=str), status_code=status, media_type="application/json")
+    try:
+        content = orjson.dumps(body, default=str)
+    except TypeError:  # orjson refuses integers beyond 64 bits, which a request may well send
+        content = json.dumps(body, default=str, ensure_ascii=False).encode()
+    return Response(content, status_code=status, media_type="application/json")

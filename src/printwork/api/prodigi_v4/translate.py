@@ -59,6 +59,12 @@ LIST_STATUS_STAGES = {
 _LIST_STATUS_BY_LOWER = {k.lower(): v for k, v in LIST_STATUS_STAGES.items()}
 
 _MISSING = object()
+# No text column can hold U+0000 on PostgreSQL, and no field has a use for it.
+NUL = "\x00"
+NUL_FAILURE = "MustNotContainNulCharacters"
+# Pages beyond this many orders are not a request anyone means; the databases' own limits are
+# higher, but an unbounded integer would reach them.
+MAX_SKIP = 2**31 - 1
 
 
 class _Object:
@@ -85,6 +91,9 @@ def _string(obj: _Object, name: str, failures: FailureCollector, *, required: bo
         return None
     if not isinstance(value, str):
         failures.add(obj.child_path(name), "MustBeAString", value)
+        return None
+    if NUL in value:
+        failures.add(obj.child_path(name), NUL_FAILURE, value)
         return None
     if required and not value.strip():
         failures.add(obj.child_path(name), "Required", value)
@@ -397,7 +406,8 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
         values = [v.strip() for v in value.split(",")] if key == "orderids" else [value]
         multi.setdefault(key, []).extend(v for v in values if v)
 
-    def integer(name: str, wire: str, default: int, low: int, high: int | None) -> int:
+    def integer(name: str, wire: str, default: int, low: int, high: int, *, documented_high: bool) -> int:
+        """`documented_high`: the documents give the upper bound (top), so a failure names both."""
         raw = single.get(name)
         if raw is None:
             return default
@@ -406,10 +416,13 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
         except ValueError:
             failures.add(wire, "MustBeAnInteger", raw)
             return default
-        if value < low or (high is not None and value > high):
-            failures.add(wire, f"MustBeBetween{low}And{high}" if high else f"MustBeAtLeast{low}", value)
-            return default
-        return value
+        if low <= value <= high:
+            return value
+        if documented_high:
+            failures.add(wire, f"MustBeBetween{low}And{high}", value)
+        else:
+            failures.add(wire, f"MustBeAtLeast{low}" if value < low else f"MustBeAtMost{high}", value)
+        return default
 
     def timestamp(name: str, wire: str) -> datetime | None:
         raw = single.get(name)
@@ -424,8 +437,8 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
             parsed = parsed.astimezone(UTC).replace(tzinfo=None)
         return parsed
 
-    top = integer("top", "top", 10, 1, 100)
-    skip = integer("skip", "skip", 0, 0, None)
+    top = integer("top", "top", 10, 1, 100, documented_high=True)
+    skip = integer("skip", "skip", 0, 0, MAX_SKIP, documented_high=False)
     created_from = timestamp("createdfrom", "createdFrom")
     created_to = timestamp("createdto", "createdTo")
     stage = None
@@ -444,6 +457,9 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
                 parsed_ids.append(number)
         order_ids = tuple(parsed_ids)
     references = tuple(multi["merchantreferences"]) if "merchantreferences" in multi else None
+    for reference in references or ():
+        if NUL in reference:
+            failures.add("merchantReferences", NUL_FAILURE, reference)
     return OrderListQuery(top, skip, created_from, created_to, stage, order_ids, references)
 
 
