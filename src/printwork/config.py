@@ -28,8 +28,9 @@ class Settings(BaseSettings):
         description="How long a process may reuse an API key lookup; a revoked key stops working after at most this.",
     )
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
-    database_read_threads: int = Field(
-        default=8, ge=1, description="Threads that run the API's reads on a database server (not SQLite)."
+    database_threads: int = Field(
+        default=8, ge=1,
+        description="Threads for the API's blocking database work: reads on a database server, order actions on any.",
     )
     database_write_threads: int = Field(
         default=4, ge=1, description="Transactions of new orders committed at once on a database server (SQLite: one)."

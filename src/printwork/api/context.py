@@ -79,25 +79,30 @@ class AppContext:
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
     announcer: Announcer = field(init=False)
-    _read_threads: ThreadPoolExecutor | None = field(init=False, default=None)
+    _threads: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
         self.announcer = translate.announcer(self.settings.resolved_public_base_url)
-        if not self.database.is_sqlite:
-            self._read_threads = ThreadPoolExecutor(self.settings.database_read_threads, "printwork-read")
+        # Threads are started only when first needed.
+        self._threads = ThreadPoolExecutor(self.settings.database_threads, "printwork-db")
 
     async def read(self, read: Callable[..., T], *args: Any) -> T:
         """`read(*args)`: inline on SQLite, where a read takes microseconds; on a thread on a
         database server, so that one request's round trip does not stop the event loop for
         every other request (bench/README.md, "On PostgreSQL")."""
-        if self._read_threads is None:
+        if self.database.is_sqlite:
             return read(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._read_threads, read, *args)
+        return await self.blocking(read, *args)
+
+    async def blocking(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` on a thread, always: for transactions, which on SQLite may wait for
+        the writer's lock (held by a group commit for milliseconds) and on a server wait
+        several round trips; the event loop goes on serving meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
 
     def close(self) -> None:
-        if self._read_threads is not None:
-            self._read_threads.shutdown(wait=False)
+        self._threads.shutdown(wait=False)
 
 
 def new_trace_parent(incoming: str | None = None) -> str:

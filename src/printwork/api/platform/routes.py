@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -48,6 +50,7 @@ from printwork.core.process import controls
 from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
 
 ADVANCE_WAIT_SECONDS = 15.0
+T = TypeVar("T")
 
 
 def _storage(request: Request) -> LocalStorage:
@@ -63,12 +66,23 @@ def _parse_prefixed(raw: str, prefix: str, field: str) -> int:
     raise AssertionError
 
 
+async def _in_session(request: Request, work: Callable[[Session], T], *, write: bool = False) -> T:
+    """`work(session)` in a read, or a transaction when `write`, kept off the event loop where
+    it could wait (see AppContext.read and AppContext.blocking)."""
+    ctx = context(request)
+
+    def run() -> T:
+        with (ctx.database.transaction() if write else ctx.database.read()) as session:
+            return work(session)
+
+    return await (ctx.blocking(run) if write else ctx.read(run))
+
+
 # --- thumbnails ----------------------------------------------------------------------------
 
 async def thumbnail(request: Request) -> Response:
     token = request.path_params["token"]
-    with context(request).database.read() as session:
-        row = thumbnail_owner(session, token)
+    row = await _in_session(request, lambda s: thumbnail_owner(s, token))
     if row is None:
         raise EntityNotFound("no such thumbnail")
     try:
@@ -81,27 +95,24 @@ async def thumbnail(request: Request) -> Response:
 # --- sandbox controls ----------------------------------------------------------------------
 
 async def _order_response(request: Request, owner, order_id: int, status_code: int = 200) -> Response:
-    body = orders.get_order(context(request).database, owner, order_id, translate.render_order,
-                            translate.RENDITION_FORMAT)
+    ctx = context(request)
+    body = await ctx.read(orders.get_order, ctx.database, owner, order_id, translate.render_order,
+                          translate.RENDITION_FORMAT)
     response = envelope(request, "Ok", "order", body)
     response.status_code = status_code
     return response
 
 
-def _control(request: Request, order_id: int, change) -> None:
-    ctx = context(request)
-    with ctx.database.transaction() as session:
-        change(session)
-    ctx.jobs.orders_due([order_id])
+async def _control(request: Request, order_id: int, change) -> None:
+    await _in_session(request, change, write=True)
+    context(request).jobs.orders_due([order_id])
 
 
 async def _advanced(request: Request, order_id: int, all_the_way: bool, since) -> bool:
     """Wait (without blocking the loop) until the pipeline has done what was asked."""
-    ctx = context(request)
     deadline = time.monotonic() + ADVANCE_WAIT_SECONDS
     while time.monotonic() < deadline:
-        with ctx.database.read() as session:
-            now = controls.progress(session, order_id)
+        now = await _in_session(request, lambda s: controls.progress(s, order_id))
         if now is not None and controls.has_advanced(now, all_the_way=all_the_way, since=since):
             return True
         await asyncio.sleep(0.05)
@@ -121,7 +132,7 @@ async def sandbox_advance(request: Request) -> Response:
         failures.add("to", "InvalidValue", to)
         failures.raise_if_any()
     all_the_way = to.lower() == "shipped"
-    _control(request, order_id, lambda s: controls.advance(s, owner, order_id, all_the_way=all_the_way))
+    await _control(request, order_id, lambda s: controls.advance(s, owner, order_id, all_the_way=all_the_way))
     done = await _advanced(request, order_id, all_the_way, since=utcnow())
     return await _order_response(request, owner, order_id, 200 if done else 202)
 
@@ -135,14 +146,14 @@ async def sandbox_fail(request: Request) -> Response:
         failures = FailureCollector()
         failures.add("step", "Required" if step is None else "InvalidValue", step)
         failures.raise_if_any()
-    _control(request, order_id, lambda s: controls.set_fault(s, owner, order_id, step))
+    await _control(request, order_id, lambda s: controls.set_fault(s, owner, order_id, step))
     return await _order_response(request, owner, order_id)
 
 
 async def sandbox_authorise_payment(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    _control(request, order_id, lambda s: controls.authorise_payment(s, order_id, owner))
+    await _control(request, order_id, lambda s: controls.authorise_payment(s, order_id, owner))
     return await _order_response(request, owner, order_id)
 
 
@@ -150,19 +161,18 @@ async def sandbox_release_hold(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
-    _control(request, order_id, lambda s: controls.release_hold(
+    await _control(request, order_id, lambda s: controls.release_hold(
         s, order_id, ctx.catalog.get(s), ctx.settings.resolved_public_base_url, ctx.announcer, owner))
     return await _order_response(request, owner, order_id)
 
 
 # --- the lab API ---------------------------------------------------------------------------
 
-def _lab(request: Request) -> str:
+async def _lab(request: Request) -> str:
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         raise NotAuthenticated()
-    with context(request).database.read() as session:
-        lab_code = labs.lab_for_key(session, key)
+    lab_code = await _in_session(request, lambda s: labs.lab_for_key(s, key))
     if lab_code is None:
         raise NotAuthenticated()
     return lab_code
@@ -201,7 +211,7 @@ def _json(request: Request, payload: dict) -> Response:
 
 
 async def lab_shipments(request: Request) -> Response:
-    lab_code = _lab(request)
+    lab_code = await _lab(request)
     wanted = request.query_params.get("stage")
     if wanted is None:
         stages = (LAB_SUBMITTED, LAB_IN_PRODUCTION)
@@ -211,26 +221,24 @@ async def lab_shipments(request: Request) -> Response:
         failures = FailureCollector()
         failures.add("stage", "InvalidValue", wanted)
         failures.raise_if_any()
-    with context(request).database.read() as session:
-        found = labs.shipments_for_lab(session, lab_code, stages)
+    found = await _in_session(request, lambda s: labs.shipments_for_lab(s, lab_code, stages))
     return _json(request, {"outcome": "Ok", "shipments": [_shipment_document(request, s) for s in found]})
 
 
 async def lab_shipment(request: Request) -> Response:
-    lab_code = _lab(request)
+    lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
-    with context(request).database.read() as session:
-        found = labs.shipments_for_lab(session, lab_code, (LAB_SUBMITTED, LAB_IN_PRODUCTION, LAB_SHIPPED), shipment_id)
+    found = await _in_session(request, lambda s: labs.shipments_for_lab(
+        s, lab_code, (LAB_SUBMITTED, LAB_IN_PRODUCTION, LAB_SHIPPED), shipment_id))
     if not found:
         raise EntityNotFound("no such shipment for this lab")
     return _json(request, {"outcome": "Ok", "shipment": _shipment_document(request, found[0])})
 
 
 async def lab_print_file(request: Request) -> Response:
-    lab_code = _lab(request)
+    lab_code = await _lab(request)
     asset_id = _parse_prefixed(request.path_params["asset_id"], "ast_", "assetId")
-    with context(request).database.read() as session:
-        owner = labs.print_file_owner(session, lab_code, asset_id)
+    owner = await _in_session(request, lambda s: labs.print_file_owner(s, lab_code, asset_id))
     if owner is None:
         raise EntityNotFound("no such print file for this lab")
     order_id, original_format = owner
@@ -245,15 +253,15 @@ async def lab_print_file(request: Request) -> Response:
 
 
 async def lab_in_production(request: Request) -> Response:
-    lab_code = _lab(request)
+    lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
-    with context(request).database.transaction() as session:
-        labs.report_in_production(session, lab_code, shipment_id, context(request).announcer)
+    announcer = context(request).announcer
+    await _in_session(request, lambda s: labs.report_in_production(s, lab_code, shipment_id, announcer), write=True)
     return _json(request, {"outcome": "Ok"})
 
 
 async def lab_shipped(request: Request) -> Response:
-    lab_code = _lab(request)
+    lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
     raw = await json_body(request)
     failures = FailureCollector()
@@ -272,10 +280,10 @@ async def lab_shipped(request: Request) -> Response:
     if fields["trackingUrl"] and not fields["trackingUrl"].lower().startswith(("http://", "https://")):
         failures.add("trackingUrl", "MustBeAnHttpUrl", fields["trackingUrl"])
     failures.raise_if_any()
-    with context(request).database.transaction() as session:
-        labs.report_shipped(session, lab_code, shipment_id, tracking_number=fields["trackingNumber"],
-                            tracking_link=fields["trackingUrl"], carrier=fields["carrier"], service=fields["service"],
-                            announcer=context(request).announcer)
+    announcer = context(request).announcer
+    await _in_session(request, lambda s: labs.report_shipped(
+        s, lab_code, shipment_id, tracking_number=fields["trackingNumber"], tracking_link=fields["trackingUrl"],
+        carrier=fields["carrier"], service=fields["service"], announcer=announcer), write=True)
     return _json(request, {"outcome": "Ok"})
 
 
@@ -288,8 +296,7 @@ def _time(value) -> str | None:
 async def order_callbacks(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    with context(request).database.read() as session:
-        events = callbacks.deliveries(session, owner, order_id)
+    events = await _in_session(request, lambda s: callbacks.deliveries(s, owner, order_id))
     return _json(request, {"outcome": "Ok", "callbacks": [
         {"id": e.public_id, "type": e.event_type, "time": _time(e.occurred_at), "url": e.url, "status": e.status,
          "attempts": e.attempts, "nextAttempt": _time(e.next_attempt_at), "delivered": _time(e.delivered_at),
@@ -302,8 +309,8 @@ async def order_callbacks(request: Request) -> Response:
 async def redeliver_callback(request: Request) -> Response:
     owner = authenticate(request)
     ctx = context(request)
-    with ctx.database.transaction() as session:
-        event_id, _ = callbacks.redeliver_event(session, owner, request.path_params["event_id"])
+    event_id, _ = await _in_session(
+        request, lambda s: callbacks.redeliver_event(s, owner, request.path_params["event_id"]), write=True)
     ctx.jobs.events_due([event_id])
     return _json(request, {"outcome": "Ok", "id": request.path_params["event_id"], "status": "Pending"})
 
@@ -322,8 +329,8 @@ async def callback_settings(request: Request) -> Response:
             failures.add("defaultCallbackUrl", "MustBeAnHttpUrl", url)
         failures.raise_if_any()
         change = True
-    with context(request).database.transaction() as session:
-        current = callbacks.callback_settings(session, owner, url, change_url=change)
+    current = await _in_session(request, lambda s: callbacks.callback_settings(s, owner, url, change_url=change),
+                                write=True)
     return _json(request, {"outcome": "Ok", "defaultCallbackUrl": current.default_callback_url,
                                "signingSecret": current.signing_secret})
 

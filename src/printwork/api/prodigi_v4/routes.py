@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -242,18 +243,33 @@ async def spine(request: Request) -> Response:
     return Response(content, media_type=JSON)
 
 
-def _action_response(request: Request, owner: Owner, order_id: int, action: actions.ActionResult,
-                     **extra: bytes) -> Response:
-    body = orders.get_order(context(request).database, owner, order_id, translate.render_order,
-                            translate.RENDITION_FORMAT)
+def _action_response(request: Request, action: actions.ActionResult, body: bytes, **extra: bytes) -> Response:
     return envelope(request, action.outcome, "order", body, **extra)
+
+
+async def _act(request: Request, owner: Owner, order_id: int, act: Callable[[Session], T]) -> tuple[T, bytes]:
+    """`act` in a transaction of its own, then the order as it is afterwards, off the event loop."""
+    ctx = context(request)
+
+    def work() -> tuple[T, bytes]:
+        with ctx.database.transaction() as session:
+            result = act(session)
+        return result, orders.get_order(ctx.database, owner, order_id, translate.render_order,
+                                        translate.RENDITION_FORMAT)
+
+    return await ctx.blocking(work)
 
 
 async def order_actions(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    with context(request).database.read() as session:
-        available = actions.availability(session, owner, order_id)
+    ctx = context(request)
+
+    def availability() -> actions.Availability:
+        with ctx.database.read() as session:
+            return actions.availability(session, owner, order_id)
+
+    available = await ctx.read(availability)
     document = {"outcome": "Ok", **translate.availability_document(available),
                 "traceParent": request.scope["state"]["trace_parent"]}
     return Response(orjson.dumps(document), media_type=JSON)
@@ -264,9 +280,8 @@ async def cancel_order(request: Request) -> Response:
     owner = authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
-    with ctx.database.transaction() as session:
-        result = actions.cancel(session, owner, order_id, ctx.announcer)
-    return _action_response(request, owner, order_id, result,
+    result, body = await _act(request, owner, order_id, lambda s: actions.cancel(s, owner, order_id, ctx.announcer))
+    return _action_response(request, result, body,
                             shipmentUpdateResults=orjson.dumps(translate.shipment_results(result.shipments)))
 
 
@@ -276,12 +291,11 @@ async def update_shipping_method(request: Request) -> Response:
     method, failures = await parsed_body(request, translate.parse_shipping_method_update)
     failures.raise_if_any()
     ctx = context(request)
-    with ctx.database.transaction() as session:
-        result = actions.update_shipping_method(session, owner, order_id, method, ctx.catalog.get(session),
-                                                ctx.announcer)
+    result, body = await _act(request, owner, order_id, lambda s: actions.update_shipping_method(
+        s, owner, order_id, method, ctx.catalog.get(s), ctx.announcer))
     results = orjson.dumps(translate.shipment_results(result.shipments))
     # Both spellings the documents use for the per-shipment results (A-03).
-    return _action_response(request, owner, order_id, result, shipmentUpdateResults=results,
+    return _action_response(request, result, body, shipmentUpdateResults=results,
                             shippingUpdateResults=results)
 
 
@@ -294,14 +308,13 @@ async def update_recipient(request: Request) -> Response:
     recipient, failures = await parsed_body(request, translate.parse_recipient_update)
     failures.raise_if_any()
     ctx = context(request)
-    with ctx.database.transaction() as session:
-        result = actions.update_recipient(session, owner, order_id, recipient, ctx.catalog.get(session),
-                                          ctx.announcer)
+    result, body = await _act(request, owner, order_id, lambda s: actions.update_recipient(
+        s, owner, order_id, recipient, ctx.catalog.get(s), ctx.announcer))
     results = orjson.dumps(translate.shipment_results(result.shipments))
     extra = {"shipmentUpdateResults": results, "shipmentResult": results}
     if result.outcome in RECIPIENT_RESULT:
         extra["result"] = orjson.dumps(RECIPIENT_RESULT[result.outcome])
-    return _action_response(request, owner, order_id, result, **extra)
+    return _action_response(request, result, body, **extra)
 
 
 async def update_metadata(request: Request) -> Response:
@@ -309,9 +322,9 @@ async def update_metadata(request: Request) -> Response:
     order_id = order_id_from_path(request.path_params["order_id"])
     metadata_json, failures = await parsed_body(request, translate.parse_metadata_update)
     failures.raise_if_any()
-    with context(request).database.transaction() as session:
-        result = actions.update_metadata(session, owner, order_id, metadata_json)
-    return _action_response(request, owner, order_id, result)
+    result, body = await _act(request, owner, order_id, lambda s: actions.update_metadata(s, owner, order_id,
+                                                                                         metadata_json))
+    return _action_response(request, result, body)
 
 
 # Plain Starlette routes: FastAPI's per-route dependency machinery costs more than these
