@@ -374,6 +374,14 @@ def test_sandbox_controls_need_a_sandbox_key_and_the_owner(client, headers, cata
     assert response.status_code == 200 and response.json()["order"]["id"] == f"ord_{order_id}"
 
 
+def assert_documented(client, schema_name: str, value) -> None:
+    """`value` has the shape the served OpenAPI document gives `schema_name`."""
+    import jsonschema_rs  # comes with schemathesis
+
+    document = client.get("/openapi.json").json()
+    jsonschema_rs.Draft202012Validator({**document, "$ref": f"#/components/schemas/{schema_name}"}).validate(value)
+
+
 def test_live_orders_wait_for_their_lab_which_reports_through_the_lab_api(
         client, catalog, make_key, pipeline, image_server, test_db, settings):
     from printwork.core.labs.service import create_lab_key
@@ -390,6 +398,7 @@ def test_live_orders_wait_for_their_lab_which_reports_through_the_lab_api(
     assert client.get("/lab/v1/shipments", headers=de1).json()["shipments"] == []
     [shipment] = client.get("/lab/v1/shipments", headers=gb1).json()["shipments"]
     assert shipment["orderId"] == f"ord_{order_id}" and shipment["stage"] == "Submitted"
+    assert_documented(client, "LabShipment", shipment)
     assert shipment["recipient"]["address"]["countryCode"] == "GB"
     [item] = shipment["items"]
     assert item["sku"] == "TEST-6X4" and item["copies"] == 2
@@ -411,6 +420,8 @@ def test_live_orders_wait_for_their_lab_which_reports_through_the_lab_api(
     assert client.post(f"{path}/shipped", json={"trackingNumber": "OTHER"}, headers=gb1).status_code == 409
     order = get(client, live, order_id)
     assert order["status"]["stage"] == "Complete" and set(order["status"]["details"].values()) == {"Complete"}
+    assert_documented(client, "Order", order)
+    assert_documented(client, "LabShipment", client.get(path, headers=gb1).json()["shipment"])
     assert order["shipments"][0]["tracking"] == {
         "url": "https://www.royalmail.com/track-your-item#/tracking-results/RM123456789GB", "number": "RM123456789GB"}
     assert client.get("/lab/v1/shipments", headers=gb1).json()["shipments"] == []

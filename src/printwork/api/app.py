@@ -21,8 +21,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from printwork.api.context import AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
+from printwork.api.openapi import merged_into
 from printwork.api.platform import routes as platform
-from printwork.api.prodigi_v4 import openapi as v4_openapi
 from printwork.api.prodigi_v4 import routes as v4
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.config import Settings, get_settings
@@ -180,10 +180,10 @@ def create_app(
 
     def openapi() -> dict:
         if fastapi_app.openapi_schema is None:
-            fastapi_app.openapi_schema = v4_openapi.merged_into(FastAPI.openapi(fastapi_app))
+            fastapi_app.openapi_schema = merged_into(FastAPI.openapi(fastapi_app))
         return fastapi_app.openapi_schema
 
-    fastapi_app.openapi = openapi  # /openapi.json and /docs show the v4 surface too
+    fastapi_app.openapi = openapi  # /openapi.json and /docs show the v4 surface and the platform's own
     return Printwork(context, fastapi_app)
 
 

@@ -1,0 +1,72 @@
+"""Printwork's own endpoints (sandbox controls, callbacks, lab API, thumbnails) held to their
+OpenAPI document by schemathesis, as tests/api/prodigi_v4/test_openapi.py does for v4."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from sqlalchemy import select
+
+from printwork.api.platform import routes as platform_routes
+from printwork.core.catalog.models import Lab
+from printwork.core.labs.service import create_lab_key
+from tests.api.prodigi_v4.test_openapi import CHECKS
+
+PLATFORM_OPERATIONS = sorted({
+    ("POST", "/sandbox/v1/orders/{orderId}/advance"), ("POST", "/sandbox/v1/orders/{orderId}/fail"),
+    ("POST", "/sandbox/v1/orders/{orderId}/authorisePayment"), ("POST", "/sandbox/v1/orders/{orderId}/releaseHold"),
+    ("GET", "/platform/v1/orders/{orderId}/callbacks"), ("GET", "/platform/v1/callbacks/settings"),
+    ("PUT", "/platform/v1/callbacks/settings"), ("POST", "/platform/v1/callbacks/{eventId}/redeliver"),
+    ("GET", "/lab/v1/shipments"), ("GET", "/lab/v1/shipments/{shipmentId}"),
+    ("POST", "/lab/v1/shipments/{shipmentId}/inProduction"), ("POST", "/lab/v1/shipments/{shipmentId}/shipped"),
+    ("GET", "/lab/v1/print-files/{assetId}"), ("GET", "/thumbnails/{token}.jpg"),
+})
+
+
+def test_the_served_document_describes_every_platform_operation(client):
+    document = client.get("/openapi.json").json()
+    served = {(method.upper(), path) for path, item in document["paths"].items() for method in item
+              if method in ("get", "post", "put")}
+    assert set(PLATFORM_OPERATIONS) <= served
+    assert document["components"]["securitySchemes"]["labKey"]["name"] == "X-API-Key"
+    # Every route the platform serves is described.
+    assert {(m, r.path.replace("{order_id}", "{orderId}").replace("{event_id}", "{eventId}")
+             .replace("{shipment_id}", "{shipmentId}").replace("{asset_id}", "{assetId}"))
+            for r in platform_routes.routes for m in r.methods if m != "HEAD"} == set(PLATFORM_OPERATIONS)
+
+
+@pytest.mark.parametrize(("method", "path"), PLATFORM_OPERATIONS, ids=lambda value: value)
+def test_every_platform_answer_matches_the_document(client, headers, order_payload, test_db, monkeypatch, method, path):
+    monkeypatch.setattr(platform_routes, "ADVANCE_WAIT_SECONDS", 0.05)  # no workers here: nothing advances
+    order_ids = [client.post("/v4.0/orders", json=order_payload(), headers=headers).json()["order"]["id"]
+                 for _ in range(3)]
+    with test_db.db.transaction() as session:
+        known = set(session.execute(select(Lab.code)).scalars())
+        lab_key = create_lab_key(session, sorted(known)[0], known).key
+    key = {"X-API-Key": lab_key if path.startswith("/lab/") else headers["X-API-Key"]}
+    operation = schemathesis.openapi.from_asgi("/openapi.json", client.app)[path][method]
+    generated = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+        *operation.get_strategies_from_examples(),
+    )
+
+    def on_a_real_order(case, order_id):
+        if case.path_parameters and "orderId" in case.path_parameters:
+            case.path_parameters["orderId"] = order_id
+        return case
+
+    on_real_orders = st.tuples(generated, st.sampled_from(order_ids)).map(lambda pair: on_a_real_order(*pair))
+
+    @given(case=st.one_of(generated, on_real_orders))
+    @settings(max_examples=int(os.environ.get("PRINTWORK_OPENAPI_EXAMPLES", "40")), deadline=None,
+              suppress_health_check=list(HealthCheck), database=None)
+    def answer_matches(case):
+        case.call_and_validate(headers=key, checks=CHECKS)
+
+    answer_matches()
