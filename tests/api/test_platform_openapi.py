@@ -3,19 +3,13 @@ OpenAPI document by schemathesis, as tests/api/prodigi_v4/test_openapi.py does f
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 from sqlalchemy import select
 
 from printwork.api.platform import routes as platform_routes
 from printwork.core.catalog.models import Lab
 from printwork.core.labs.service import create_lab_key
-from tests.api.prodigi_v4.test_openapi import CHECKS
+from tests.api.documented import assert_answers_match_document
 
 PLATFORM_OPERATIONS = sorted({
     ("POST", "/sandbox/v1/orders/{orderId}/advance"), ("POST", "/sandbox/v1/orders/{orderId}/fail"),
@@ -47,26 +41,6 @@ def test_every_platform_answer_matches_the_document(client, headers, order_paylo
                  for _ in range(3)]
     with test_db.db.transaction() as session:
         known = set(session.execute(select(Lab.code)).scalars())
-        lab_key = create_lab_key(session, sorted(known)[0], known).key
-    key = {"X-API-Key": lab_key if path.startswith("/lab/") else headers["X-API-Key"]}
-    operation = schemathesis.openapi.from_asgi("/openapi.json", client.app)[path][method]
-    generated = st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE),
-        operation.as_strategy(GenerationMode.NEGATIVE),
-        *operation.get_strategies_from_examples(),
-    )
-
-    def on_a_real_order(case, order_id):
-        if case.path_parameters and "orderId" in case.path_parameters:
-            case.path_parameters["orderId"] = order_id
-        return case
-
-    on_real_orders = st.tuples(generated, st.sampled_from(order_ids)).map(lambda pair: on_a_real_order(*pair))
-
-    @given(case=st.one_of(generated, on_real_orders))
-    @settings(max_examples=int(os.environ.get("PRINTWORK_OPENAPI_EXAMPLES", "40")), deadline=None,
-              suppress_health_check=list(HealthCheck), database=None)
-    def answer_matches(case):
-        case.call_and_validate(headers=key, checks=CHECKS)
-
-    answer_matches()
+        lab_key = create_lab_key(session, min(known), known).key
+    key = lab_key if path.startswith("/lab/") else headers["X-API-Key"]
+    assert_answers_match_document(client, method, path, key, order_ids)
