@@ -92,15 +92,7 @@ class GroupCommitter:
         try:
             with self._database.writes() as writes:
                 for work, future in batch:
-                    due_before = len(writes.due_orders)
-                    try:
-                        with writes.raw.savepoint():
-                            outcomes.append((future, True, work(writes)))
-                    except Exception as exc:  # noqa: BLE001 - handed to the caller that owns it
-                        # Whatever the unit left in the ORM session was undone with its savepoint.
-                        writes.session.expunge_all()
-                        del writes.due_orders[due_before:]
-                        outcomes.append((future, False, exc))
+                    outcomes.append((future, *self._run_unit(writes, work)))
                 due_orders = writes.due_orders
         except Exception as exc:  # the commit itself failed: nothing in the batch is durable
             log.exception("group commit of %d unit(s) failed", len(batch))
@@ -121,6 +113,39 @@ class GroupCommitter:
                 loop.call_soon_threadsafe(_settle_all, settled)
             except RuntimeError:  # the loop has closed: nobody is waiting any more
                 pass
+
+
+    @staticmethod
+    def _run_unit(writes: Writes, work: Callable[[Writes], Any]) -> tuple[bool, Any]:
+        """(True, result) or (False, the exception), the unit undone alone if it failed.
+
+        A unit chosen as a deadlock's victim (two committing threads inserting the same
+        idempotency keys in opposite orders) runs once more: the other transaction has its
+        locks by then, so the retry waits for it and meets its rows as any later request would.
+        """
+        due_before = len(writes.due_orders)
+        for attempt in (1, 2):
+            try:
+                with writes.raw.savepoint():
+                    return True, work(writes)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller that owns it
+                # Whatever the unit left in the ORM session was undone with its savepoint.
+                writes.session.expunge_all()
+                del writes.due_orders[due_before:]
+                if attempt == 1 and _is_transient(exc):
+                    log.warning("a unit of work met %s; running it again", type(exc).__name__)
+                    continue
+                return False, exc
+        raise AssertionError("unreachable")
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the statement lost a race, not a rule.
+TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    cause = getattr(exc, "orig", exc)  # SQLAlchemy wraps the driver's exception
+    return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def _settle_all(settled: list[tuple[asyncio.Future, bool, Any]]) -> None:

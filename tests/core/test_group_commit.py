@@ -128,3 +128,41 @@ def test_a_failed_commit_fails_every_caller_in_the_batch(database, monkeypatch):
     assert all(isinstance(r, RuntimeError) for r in results)
     monkeypatch.undo()
     assert values(database) == []
+
+
+def test_a_deadlock_victim_runs_again_and_meets_the_winner_s_rows(database):
+    """Two committing threads insert the same two values in opposite orders; PostgreSQL picks a
+    victim, which runs again and is refused as a duplicate, never with the deadlock itself."""
+    if database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: nothing can deadlock")
+    both_started = threading.Barrier(2, timeout=10)
+    attempts: list[str] = []
+
+    def unit(name, first, second):
+        def work(writes):
+            attempts.append(name)
+            writes.session.execute(text(f"INSERT INTO {database.table} (v) VALUES (:v)"), {"v": first})
+            if attempts.count(name) == 1:
+                both_started.wait()
+            writes.session.execute(text(f"INSERT INTO {database.table} (v) VALUES (:v)"), {"v": second})
+            return name
+
+        return work
+
+    committer = GroupCommitter(database, max_batch=1, threads=2)
+
+    async def main():
+        return await asyncio.gather(committer.run(unit("x", 1, 2)), committer.run(unit("y", 2, 1)),
+                                    return_exceptions=True)
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        committer.stop()
+    winners = [r for r in results if isinstance(r, str)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert getattr(getattr(losers[0], "orig", losers[0]), "sqlstate", None) == "23505", losers  # unique_violation
+    victim = "y" if winners[0] == "x" else "x"
+    assert attempts.count(victim) == 2 and attempts.count(winners[0]) == 1
+    assert values(database) == [1, 2]
