@@ -36,19 +36,23 @@ class KeyCache:
         self._entries: dict[str, tuple[Owner, float]] = {}
         self._lock = threading.Lock()
 
-    def owner(self, database: Database, key: str) -> Owner | None:
-        digest = hash_key(key)
-        now = time.monotonic()
-        entry = self._entries.get(digest)
-        if entry is not None and entry[1] > now:
+    def cached(self, key: str) -> Owner | None:
+        """The owner remembered for `key`, or None when it must be looked up."""
+        entry = self._entries.get(hash_key(key))
+        if entry is not None and entry[1] > time.monotonic():
             return entry[0]
+        return None
+
+    def look_up(self, database: Database, key: str) -> Owner | None:
+        """The key's owner from the database (None: no such live key), remembered if found."""
+        now = time.monotonic()
         with database.read() as session:
             owner = owner_for_key(session, key)
         if owner is not None and self._ttl > 0:
             with self._lock:
                 if len(self._entries) >= self._max:
                     self._entries.clear()
-                self._entries[digest] = (owner, now + self._ttl)
+                self._entries[hash_key(key)] = (owner, now + self._ttl)
         return owner
 
 

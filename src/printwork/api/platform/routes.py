@@ -120,7 +120,7 @@ async def _advanced(request: Request, order_id: int, all_the_way: bool, since) -
 
 
 async def sandbox_advance(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     raw = await json_body(request)
     failures = FailureCollector()
@@ -138,7 +138,7 @@ async def sandbox_advance(request: Request) -> Response:
 
 
 async def sandbox_fail(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     raw = await json_body(request)
     step = raw.get("step") if isinstance(raw, dict) else None
@@ -151,14 +151,14 @@ async def sandbox_fail(request: Request) -> Response:
 
 
 async def sandbox_authorise_payment(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     await _control(request, order_id, lambda s: controls.authorise_payment(s, order_id, owner))
     return await _order_response(request, owner, order_id)
 
 
 async def sandbox_release_hold(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
     await _control(request, order_id, lambda s: controls.release_hold(
@@ -294,7 +294,7 @@ def _time(value) -> str | None:
 
 
 async def order_callbacks(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     events = await _in_session(request, lambda s: callbacks.deliveries(s, owner, order_id))
     return _json(request, {"outcome": "Ok", "callbacks": [
@@ -307,7 +307,7 @@ async def order_callbacks(request: Request) -> Response:
 
 
 async def redeliver_callback(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     ctx = context(request)
     event_id, _ = await _in_session(
         request, lambda s: callbacks.redeliver_event(s, owner, request.path_params["event_id"]), write=True)
@@ -316,7 +316,7 @@ async def redeliver_callback(request: Request) -> Response:
 
 
 async def callback_settings(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     change, url = False, None
     if request.method == "PUT":
         raw = await json_body(request)

@@ -52,12 +52,15 @@ def context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-def authenticate(request: Request) -> Owner:
+async def authenticate(request: Request) -> Owner:
     key = request.headers.get("x-api-key")
     if not key:
         raise NotAuthenticated()
+    key = key.strip()
     ctx = context(request)
-    owner = ctx.keys.owner(ctx.database, key.strip())
+    owner = ctx.keys.cached(key)
+    if owner is None:
+        owner = await ctx.read(ctx.keys.look_up, ctx.database, key)
     if owner is None:
         raise NotAuthenticated()
     return owner
@@ -152,7 +155,7 @@ def sandbox_fault_requested(request: Request, owner: Owner, failures: FailureCol
 
 
 async def create_order(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     new_order, failures = await parsed_body(request, translate.parse_new_order)
     ctx = context(request)
     sandbox_fault = sandbox_fault_requested(request, owner, failures)
@@ -168,7 +171,7 @@ async def create_order(request: Request) -> Response:
 
 
 async def get_order(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     number = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
     body = await ctx.read(orders.get_order, ctx.database, owner, number, translate.render_order, translate.RENDITION_FORMAT)
@@ -176,7 +179,7 @@ async def get_order(request: Request) -> Response:
 
 
 async def list_orders(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     failures = FailureCollector()
     query = translate.parse_list_query(request.query_params.multi_items(), failures)
     failures.raise_if_any()
@@ -199,7 +202,7 @@ async def list_orders(request: Request) -> Response:
 
 
 async def create_quote(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     quote_request, failures = await parsed_body(request, translate.parse_quote_request)
     ctx = context(request)
     catalog, currency = await ctx.read(_quote_inputs, ctx, owner)
@@ -214,7 +217,7 @@ def _quote_inputs(ctx: AppContext, owner: Owner):
 
 
 async def get_product(request: Request) -> Response:
-    authenticate(request)
+    await authenticate(request)
     ctx = context(request)
     catalog = await ctx.read(ctx.catalog.current, ctx.database)
     product = catalog.product(request.path_params["sku"])
@@ -227,7 +230,7 @@ async def get_product(request: Request) -> Response:
 
 
 async def spine(request: Request) -> Response:
-    authenticate(request)
+    await authenticate(request)
     ctx = context(request)
     try:
         (sku, country, pages), failures = await parsed_body(request, translate.parse_spine_request)
@@ -261,7 +264,7 @@ async def _act(request: Request, owner: Owner, order_id: int, act: Callable[[Ses
 
 
 async def order_actions(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
 
@@ -277,7 +280,7 @@ async def order_actions(request: Request) -> Response:
 
 async def cancel_order(request: Request) -> Response:
     # Takes no body: whatever is sent, with whatever Content-Type, is not read (A-24).
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
     result, body = await _act(request, owner, order_id, lambda s: actions.cancel(s, owner, order_id, ctx.announcer))
@@ -286,7 +289,7 @@ async def cancel_order(request: Request) -> Response:
 
 
 async def update_shipping_method(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     method, failures = await parsed_body(request, translate.parse_shipping_method_update)
     failures.raise_if_any()
@@ -303,7 +306,7 @@ RECIPIENT_RESULT = {"Updated": "completed", "PartiallyUpdated": "partiallyComple
 
 
 async def update_recipient(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     recipient, failures = await parsed_body(request, translate.parse_recipient_update)
     failures.raise_if_any()
@@ -318,7 +321,7 @@ async def update_recipient(request: Request) -> Response:
 
 
 async def update_metadata(request: Request) -> Response:
-    owner = authenticate(request)
+    owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
     metadata_json, failures = await parsed_body(request, translate.parse_metadata_update)
     failures.raise_if_any()
