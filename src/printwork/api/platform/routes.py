@@ -104,8 +104,14 @@ async def _order_response(request: Request, owner, order_id: int, status_code: i
 
 
 async def _control(request: Request, order_id: int, change) -> None:
-    await _in_session(request, change, write=True)
-    context(request).jobs.orders_due([order_id])
+    ctx = context(request)
+
+    def run() -> None:
+        with ctx.database.transaction() as session:
+            change(session)
+        ctx.jobs.orders_due([order_id])  # a queue write too: after the commit, off the loop
+
+    await ctx.blocking(run)
 
 
 async def _advanced(request: Request, order_id: int, all_the_way: bool, since) -> bool:
@@ -309,9 +315,14 @@ async def order_callbacks(request: Request) -> Response:
 async def redeliver_callback(request: Request) -> Response:
     owner = await authenticate(request)
     ctx = context(request)
-    event_id, _ = await _in_session(
-        request, lambda s: callbacks.redeliver_event(s, owner, request.path_params["event_id"]), write=True)
-    ctx.jobs.events_due([event_id])
+    public_id = request.path_params["event_id"]
+
+    def run() -> None:
+        with ctx.database.transaction() as session:
+            event_id, _ = callbacks.redeliver_event(session, owner, public_id)
+        ctx.jobs.events_due([event_id])  # after the commit, off the loop
+
+    await ctx.blocking(run)
     return _json(request, {"outcome": "Ok", "id": request.path_params["event_id"], "status": "Pending"})
 
 
