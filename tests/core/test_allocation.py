@@ -80,3 +80,42 @@ def test_remembered_figures_are_bounded():
         cat.remembered("bucket", n, lambda n=n: n * 2, limit=4)
     assert len(cat.memo["bucket"]) <= 4
     assert cat.remembered("bucket", 9, lambda: "not computed again", limit=4) == 18
+
+
+# --- the cheapest grouping, checked against every possible one ------------------------------
+
+from itertools import product as every  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SKUS = ("X", "Y", "Z")
+
+
+@st.composite
+def baskets(draw):
+    labs = []
+    for code in draw(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=5, unique=True)):
+        makes = draw(st.lists(st.sampled_from(SKUS), min_size=1, max_size=3, unique=True))
+        costs = {sku: f"{draw(st.integers(1, 999)) / 100:.2f}" for sku in makes}
+        labs.append(lab(code, "GB", "GBP", costs, f"{draw(st.integers(0, 999)) / 100:.2f}"))
+    made = sorted({sku for each in labs for sku in each.unit_costs})
+    lines = draw(st.lists(st.tuples(st.sampled_from(made), st.integers(1, 20)), min_size=1, max_size=4))
+    return catalog(*labs), [BasketLine(sku, copies) for sku, copies in lines]
+
+
+@given(baskets())
+@settings(max_examples=300, deadline=None)
+def test_the_allocation_is_the_cheapest_of_every_possible_one_then_the_fewest_shipments(basket):
+    cat, lines = basket
+    result = allocate(cat, lines, "FR", "Budget", "GBP")
+    makers = [[code for code, each in sorted(cat.labs.items()) if line.sku in each.unit_costs] for line in lines]
+    best = min(
+        (sum(cat.labs[code].unit_costs[line.sku] * line.copies for code, line in zip(choice, lines))
+         + sum(cat.labs[code].rates[0].cost for code in set(choice)), len(set(choice)))
+        for choice in every(*makers)
+    )
+    assert (result.items_total + result.shipping_total, len(result.shipments)) == best
+    for allocated, line in zip(result.lines, lines):
+        assert line.sku in cat.labs[allocated.lab_code].unit_costs  # every item at a lab that makes it
+    assert sorted(p for shipment in result.shipments for p in shipment.positions) == list(range(len(lines)))
