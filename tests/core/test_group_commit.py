@@ -11,19 +11,12 @@ from sqlalchemy import text
 
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
-from tests.conftest import POSTGRES_URL, _postgres_unreachable_reason
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'gc.db'}")
-    else:
-        reason = _postgres_unreachable_reason()
-        if reason:
-            pytest.skip(reason)
-        database = Database(POSTGRES_URL)
-    # A table of its own, so that runs sharing the PostgreSQL test database never meet.
+@pytest.fixture
+def database(test_db):
+    """The suite's own database of either kind, with a scratch table of this test's."""
+    database = Database(test_db.url)
     database.table = f"t_{uuid.uuid4().hex[:12]}"
     with database.transaction() as session:
         session.execute(text(f"CREATE TABLE {database.table} (v INTEGER UNIQUE)"))
