@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
 from printwork.core.callbacks.events import Announcer
@@ -104,6 +106,15 @@ class AppContext:
         the writer's lock (held by a group commit for milliseconds) and on a server wait
         several round trips; the event loop goes on serving meanwhile."""
         return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+
+    async def in_session(self, work: Callable[[Session], T], *, write: bool = False) -> T:
+        """`work(session)` in a read, or in a transaction when `write`, by the rules above."""
+
+        def run() -> T:
+            with (self.database.transaction() if write else self.database.read()) as session:
+                return work(session)
+
+        return await (self.blocking(run) if write else self.read(run))
 
     def close(self) -> None:
         self._threads.shutdown(wait=False)

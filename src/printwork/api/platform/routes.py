@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -50,7 +48,6 @@ from printwork.core.process import controls
 from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
 
 ADVANCE_WAIT_SECONDS = 15.0
-T = TypeVar("T")
 
 
 def _storage(request: Request) -> LocalStorage:
@@ -66,23 +63,11 @@ def _parse_prefixed(raw: str, prefix: str, field: str) -> int:
     raise AssertionError
 
 
-async def _in_session(request: Request, work: Callable[[Session], T], *, write: bool = False) -> T:
-    """`work(session)` in a read, or a transaction when `write`, kept off the event loop where
-    it could wait (see AppContext.read and AppContext.blocking)."""
-    ctx = context(request)
-
-    def run() -> T:
-        with (ctx.database.transaction() if write else ctx.database.read()) as session:
-            return work(session)
-
-    return await (ctx.blocking(run) if write else ctx.read(run))
-
-
 # --- thumbnails ----------------------------------------------------------------------------
 
 async def thumbnail(request: Request) -> Response:
     token = request.path_params["token"]
-    row = await _in_session(request, lambda s: thumbnail_owner(s, token))
+    row = await context(request).in_session(lambda s: thumbnail_owner(s, token))
     if row is None:
         raise EntityNotFound("no such thumbnail")
     try:
@@ -118,7 +103,7 @@ async def _advanced(request: Request, order_id: int, all_the_way: bool, since) -
     """Wait (without blocking the loop) until the pipeline has done what was asked."""
     deadline = time.monotonic() + ADVANCE_WAIT_SECONDS
     while time.monotonic() < deadline:
-        now = await _in_session(request, lambda s: controls.progress(s, order_id))
+        now = await context(request).in_session(lambda s: controls.progress(s, order_id))
         if now is not None and controls.has_advanced(now, all_the_way=all_the_way, since=since):
             return True
         await asyncio.sleep(0.05)
@@ -178,7 +163,7 @@ async def _lab(request: Request) -> str:
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         raise NotAuthenticated()
-    lab_code = await _in_session(request, lambda s: labs.lab_for_key(s, key))
+    lab_code = await context(request).in_session(lambda s: labs.lab_for_key(s, key))
     if lab_code is None:
         raise NotAuthenticated()
     return lab_code
@@ -227,14 +212,14 @@ async def lab_shipments(request: Request) -> Response:
         failures = FailureCollector()
         failures.add("stage", "InvalidValue", wanted)
         failures.raise_if_any()
-    found = await _in_session(request, lambda s: labs.shipments_for_lab(s, lab_code, stages))
+    found = await context(request).in_session(lambda s: labs.shipments_for_lab(s, lab_code, stages))
     return _json(request, {"outcome": "Ok", "shipments": [_shipment_document(request, s) for s in found]})
 
 
 async def lab_shipment(request: Request) -> Response:
     lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
-    found = await _in_session(request, lambda s: labs.shipments_for_lab(
+    found = await context(request).in_session(lambda s: labs.shipments_for_lab(
         s, lab_code, (LAB_SUBMITTED, LAB_IN_PRODUCTION, LAB_SHIPPED), shipment_id))
     if not found:
         raise EntityNotFound("no such shipment for this lab")
@@ -244,7 +229,7 @@ async def lab_shipment(request: Request) -> Response:
 async def lab_print_file(request: Request) -> Response:
     lab_code = await _lab(request)
     asset_id = _parse_prefixed(request.path_params["asset_id"], "ast_", "assetId")
-    owner = await _in_session(request, lambda s: labs.print_file_owner(s, lab_code, asset_id))
+    owner = await context(request).in_session(lambda s: labs.print_file_owner(s, lab_code, asset_id))
     if owner is None:
         raise EntityNotFound("no such print file for this lab")
     order_id, original_format = owner
@@ -262,7 +247,8 @@ async def lab_in_production(request: Request) -> Response:
     lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
     announcer = context(request).announcer
-    await _in_session(request, lambda s: labs.report_in_production(s, lab_code, shipment_id, announcer), write=True)
+    await context(request).in_session(
+        lambda s: labs.report_in_production(s, lab_code, shipment_id, announcer), write=True)
     return _json(request, {"outcome": "Ok"})
 
 
@@ -287,7 +273,7 @@ async def lab_shipped(request: Request) -> Response:
         failures.add("trackingUrl", "MustBeAnHttpUrl", fields["trackingUrl"])
     failures.raise_if_any()
     announcer = context(request).announcer
-    await _in_session(request, lambda s: labs.report_shipped(
+    await context(request).in_session(lambda s: labs.report_shipped(
         s, lab_code, shipment_id, tracking_number=fields["trackingNumber"], tracking_link=fields["trackingUrl"],
         carrier=fields["carrier"], service=fields["service"], announcer=announcer), write=True)
     return _json(request, {"outcome": "Ok"})
@@ -302,7 +288,7 @@ def _time(value) -> str | None:
 async def order_callbacks(request: Request) -> Response:
     owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    events = await _in_session(request, lambda s: callbacks.deliveries(s, owner, order_id))
+    events = await context(request).in_session(lambda s: callbacks.deliveries(s, owner, order_id))
     return _json(request, {"outcome": "Ok", "callbacks": [
         {"id": e.public_id, "type": e.event_type, "time": _time(e.occurred_at), "url": e.url, "status": e.status,
          "attempts": e.attempts, "nextAttempt": _time(e.next_attempt_at), "delivered": _time(e.delivered_at),
@@ -340,8 +326,8 @@ async def callback_settings(request: Request) -> Response:
             failures.add("defaultCallbackUrl", "MustBeAnHttpUrl", url)
         failures.raise_if_any()
         change = True
-    current = await _in_session(request, lambda s: callbacks.callback_settings(s, owner, url, change_url=change),
-                                write=True)
+    current = await context(request).in_session(
+        lambda s: callbacks.callback_settings(s, owner, url, change_url=change), write=True)
     return _json(request, {"outcome": "Ok", "defaultCallbackUrl": current.default_callback_url,
                                "signingSecret": current.signing_secret})
 

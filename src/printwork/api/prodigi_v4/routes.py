@@ -266,13 +266,7 @@ async def _act(request: Request, owner: Owner, order_id: int, act: Callable[[Ses
 async def order_actions(request: Request) -> Response:
     owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    ctx = context(request)
-
-    def availability() -> actions.Availability:
-        with ctx.database.read() as session:
-            return actions.availability(session, owner, order_id)
-
-    available = await ctx.read(availability)
+    available = await context(request).in_session(lambda s: actions.availability(s, owner, order_id))
     document = {"outcome": "Ok", **translate.availability_document(available),
                 "traceParent": request.scope["state"]["trace_parent"]}
     return Response(orjson.dumps(document), media_type=JSON)
@@ -288,14 +282,21 @@ async def cancel_order(request: Request) -> Response:
                             shipmentUpdateResults=orjson.dumps(translate.shipment_results(result.shipments)))
 
 
-async def update_shipping_method(request: Request) -> Response:
+async def _update(request: Request, parse: Callable[[Any, FailureCollector], T | None],
+                  change: Callable[[Session, Owner, int, T], actions.ActionResult]) -> tuple[actions.ActionResult, bytes]:
+    """The update actions' common course: key, order id, body read by `parse`, then `change`."""
     owner = await authenticate(request)
     order_id = order_id_from_path(request.path_params["order_id"])
-    method, failures = await parsed_body(request, translate.parse_shipping_method_update)
+    value, failures = await parsed_body(request, parse)
     failures.raise_if_any()
+    return await _act(request, owner, order_id, lambda s: change(s, owner, order_id, value))
+
+
+async def update_shipping_method(request: Request) -> Response:
     ctx = context(request)
-    result, body = await _act(request, owner, order_id, lambda s: actions.update_shipping_method(
-        s, owner, order_id, method, ctx.catalog.get(s), ctx.announcer))
+    result, body = await _update(request, translate.parse_shipping_method_update, lambda s, owner, order_id, method:
+                                 actions.update_shipping_method(s, owner, order_id, method, ctx.catalog.get(s),
+                                                                ctx.announcer))
     results = orjson.dumps(translate.shipment_results(result.shipments))
     # Both spellings the documents use for the per-shipment results (A-03).
     return _action_response(request, result, body, shipmentUpdateResults=results,
@@ -306,13 +307,10 @@ RECIPIENT_RESULT = {"Updated": "completed", "PartiallyUpdated": "partiallyComple
 
 
 async def update_recipient(request: Request) -> Response:
-    owner = await authenticate(request)
-    order_id = order_id_from_path(request.path_params["order_id"])
-    recipient, failures = await parsed_body(request, translate.parse_recipient_update)
-    failures.raise_if_any()
     ctx = context(request)
-    result, body = await _act(request, owner, order_id, lambda s: actions.update_recipient(
-        s, owner, order_id, recipient, ctx.catalog.get(s), ctx.announcer))
+    result, body = await _update(request, translate.parse_recipient_update, lambda s, owner, order_id, recipient:
+                                 actions.update_recipient(s, owner, order_id, recipient, ctx.catalog.get(s),
+                                                          ctx.announcer))
     results = orjson.dumps(translate.shipment_results(result.shipments))
     extra = {"shipmentUpdateResults": results, "shipmentResult": results}
     if result.outcome in RECIPIENT_RESULT:
@@ -321,12 +319,7 @@ async def update_recipient(request: Request) -> Response:
 
 
 async def update_metadata(request: Request) -> Response:
-    owner = await authenticate(request)
-    order_id = order_id_from_path(request.path_params["order_id"])
-    metadata_json, failures = await parsed_body(request, translate.parse_metadata_update)
-    failures.raise_if_any()
-    result, body = await _act(request, owner, order_id, lambda s: actions.update_metadata(s, owner, order_id,
-                                                                                         metadata_json))
+    result, body = await _update(request, translate.parse_metadata_update, actions.update_metadata)
     return _action_response(request, result, body)
 
 
