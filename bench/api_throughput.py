@@ -15,11 +15,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import free_port, wait_until_up  # noqa: E402
 from tests.conftest import EXAMPLE_ORDER  # noqa: E402
 
 TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10, "quote": 0.12, "quote-varied": 0.12}
@@ -43,10 +42,6 @@ QUOTE = {
 P99_LIMIT_MS = 25.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -57,15 +52,6 @@ def start_server(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, cwd=ROOT)
 
 
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def wrk(url: str, seconds: int, script: Path, connections: int = 32) -> dict:

@@ -16,7 +16,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,33 +29,14 @@ from sqlalchemy import create_engine, insert, text
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.serving import cpu_seconds, free_port, wait_until_up  # noqa: E402
 from printwork.config import Settings  # noqa: E402
 from printwork.core.callbacks.events import events_t  # noqa: E402
 from printwork.core.merchants.service import utcnow  # noqa: E402
 from printwork.db import Database  # noqa: E402
 from printwork.jobs import JobQueue  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_http(url: str) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
 
 
 def main() -> None:
@@ -81,8 +61,8 @@ def main() -> None:
         try:
             key = server.stdout.readline().strip()
             base = f"http://127.0.0.1:{api_port}"
-            wait_http(f"{base}/v4.0/orders")
-            wait_http(f"http://127.0.0.1:{receiver_port}/")
+            wait_until_up(f"{base}/v4.0/orders")
+            wait_until_up(f"http://127.0.0.1:{receiver_port}/")
             callback_url = f"http://127.0.0.1:{receiver_port}/hooks"
             orders = []
             with httpx.Client(headers={"X-API-Key": key}, timeout=30) as client:
