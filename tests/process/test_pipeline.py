@@ -468,10 +468,14 @@ def test_platform_endpoints_refuse_bad_input(client, headers, catalog, test_db):
     assert bad_url.json()["failures"]["trackingUrl"][0]["code"] == "MustBeAnHttpUrl"
     assert client.post("/lab/v1/shipments/shp_1/shipped", json=[], headers=lab).status_code == 400
     assert client.post("/lab/v1/shipments/shp_999999/shipped", json={"trackingNumber": "X"}, headers=lab).status_code == 404
+    nul = client.post("/lab/v1/shipments/shp_1/shipped", json={"trackingNumber": "RM\x001"}, headers=lab)
+    assert nul.json()["failures"]["trackingNumber"][0]["code"] == "MustNotContainNulCharacters"  # no 500 on PostgreSQL
 
     settings_url = "/platform/v1/callbacks/settings"
     assert client.put(settings_url, json=["x"], headers=headers).status_code == 400
     assert client.put(settings_url, json={"defaultCallbackUrl": 5}, headers=headers).status_code == 400
+    nul = client.put(settings_url, json={"defaultCallbackUrl": "https://shop.example/\x00"}, headers=headers)
+    assert nul.json()["failures"]["defaultCallbackUrl"][0]["code"] == "MustNotContainNulCharacters"
     cleared = client.put(settings_url, json={"defaultCallbackUrl": None}, headers=headers).json()
     assert cleared["defaultCallbackUrl"] is None and cleared["signingSecret"].startswith("whsec_")
     assert client.get(settings_url).status_code == 401

@@ -30,6 +30,10 @@ class EntityNotFound(CoreError):
     code = "EntityNotFound"
 
 
+# No PostgreSQL text column can hold U+0000, and no field has a use for it: every surface refuses it.
+NUL_FAILURE = "MustNotContainNulCharacters"
+
+
 @dataclass
 class FailureCollector:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
@@ -39,6 +43,13 @@ class FailureCollector:
         failure = Failure(code, provided)
         if failure not in entries:  # several items can break the same order-level rule
             entries.append(failure)
+
+    def storable(self, path: str, text: str) -> bool:
+        """Whether `text` can be stored; if not (it holds U+0000), a failure at `path` says so."""
+        if "\x00" in text:
+            self.add(path, NUL_FAILURE, text)
+            return False
+        return True
 
     def raise_if_any(self) -> None:
         if self.failures:

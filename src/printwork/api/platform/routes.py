@@ -268,6 +268,8 @@ async def lab_shipped(request: Request) -> Response:
                 failures.add(name, "Required", None)
         elif not isinstance(value, str) or not value.strip() or len(value) > 500:
             failures.add(name, "MustBeAString", value)
+        elif not failures.storable(name, value):
+            value = None
         fields[name] = value.strip() if isinstance(value, str) else None
     if fields["trackingUrl"] and not fields["trackingUrl"].lower().startswith(("http://", "https://")):
         failures.add("trackingUrl", "MustBeAnHttpUrl", fields["trackingUrl"])
@@ -324,6 +326,8 @@ async def callback_settings(request: Request) -> Response:
         url = next((v for k, v in raw.items() if k.lower() == "defaultcallbackurl"), None)
         if url is not None and (not isinstance(url, str) or not url.lower().startswith(("http://", "https://"))):
             failures.add("defaultCallbackUrl", "MustBeAnHttpUrl", url)
+        elif url is not None:
+            failures.storable("defaultCallbackUrl", url)
         failures.raise_if_any()
         change = True
     current = await context(request).in_session(

@@ -59,9 +59,6 @@ LIST_STATUS_STAGES = {
 _LIST_STATUS_BY_LOWER = {k.lower(): v for k, v in LIST_STATUS_STAGES.items()}
 
 _MISSING = object()
-# No text column can hold U+0000 on PostgreSQL, and no field has a use for it.
-NUL = "\x00"
-NUL_FAILURE = "MustNotContainNulCharacters"
 # Pages beyond this many orders are not a request anyone means; the databases' own limits are
 # higher, but an unbounded integer would reach them.
 MAX_SKIP = 2**31 - 1
@@ -92,8 +89,7 @@ def _string(obj: _Object, name: str, failures: FailureCollector, *, required: bo
     if not isinstance(value, str):
         failures.add(obj.child_path(name), "MustBeAString", value)
         return None
-    if NUL in value:
-        failures.add(obj.child_path(name), NUL_FAILURE, value)
+    if not failures.storable(obj.child_path(name), value):
         return None
     if required and not value.strip():
         failures.add(obj.child_path(name), "Required", value)
@@ -458,8 +454,7 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
         order_ids = tuple(parsed_ids)
     references = tuple(multi["merchantreferences"]) if "merchantreferences" in multi else None
     for reference in references or ():
-        if NUL in reference:
-            failures.add("merchantReferences", NUL_FAILURE, reference)
+        failures.storable("merchantReferences", reference)
     return OrderListQuery(top, skip, created_from, created_to, stage, order_ids, references)
 
 
