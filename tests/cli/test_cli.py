@@ -181,3 +181,9 @@ def test_callback_url_and_signing_secret_from_the_command_line(cli, client):
     rotated = cli("merchants", "callback-secret", "Hook Shop", "--rotate").stdout.strip().splitlines()[-1]
     assert rotated.startswith("whsec_") and rotated != secret
     assert cli("merchants", "callback-secret", "Nobody", check=False).returncode == 1
+
+
+def test_serve_refuses_fewer_than_one_process(cli):
+    result = cli("serve", "--processes", "0", check=False)
+    assert result.returncode == 2
+    assert "--processes" in result.stderr and "greater than or equal to 1" in result.stderr
