@@ -78,7 +78,7 @@ def main() -> None:
             # The orders' own pipeline events (failed downloads of example.com) would add to the count.
             with database.transaction() as session:
                 session.execute(text("UPDATE orders SET due_at = NULL"))
-            flush = JobQueue(settings, database)
+            flush = JobQueue(settings, database, None)
             flush.huey.flush()  # their pipeline jobs too: only callbacks are measured
             flush.close()
             now = utcnow()
@@ -104,7 +104,7 @@ def main() -> None:
             started = time.monotonic()
             with database.transaction() as session:
                 ids = list(session.execute(insert(events_t).returning(events_t.c.id), rows).scalars())
-            jobs = JobQueue(settings, database)
+            jobs = JobQueue(settings, database, None)
             for start in range(0, len(ids), 200):
                 jobs.events_due(ids[start:start + 200])
             jobs.close()

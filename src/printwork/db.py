@@ -75,6 +75,9 @@ class Database:
         self.statements = StatementCache(self.engine.dialect)
         self.fast = FastReader(self.engine, self.statements)
         self.after_commit: list[Callable[[dict], None]] = []
+        # Run inside every transaction just before it commits, by name (e.g. keeping the
+        # orders' renditions current, core/orders/renditions.py); one per name.
+        self.before_commit: dict[str, Callable[[Session], None]] = {}
         self._sqlite_writer = threading.RLock()
 
     @property
@@ -91,6 +94,9 @@ class Database:
         with guard, (self._write_sessions if write else self._sessions)() as session:
             try:
                 yield session
+                if session.info and self.before_commit:
+                    for hook in list(self.before_commit.values()):
+                        hook(session)
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -20,11 +20,9 @@ from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 from sqlalchemy import and_, or_, select, update
 
-# The queue is a boundary: it wires the v4 dialect's rendering into the events the core writes.
-from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
 from printwork.core.callbacks.delivery import Deliverer, DeliveryRules, overdue_events
-from printwork.core.callbacks.events import NEW_EVENTS, events_t
+from printwork.core.callbacks.events import NEW_EVENTS, Announcer, events_t
 from printwork.core.assets.storage import LocalStorage
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.repository import orders_t
@@ -67,9 +65,11 @@ def make_huey(settings: Settings) -> Huey:
 class JobQueue:
     """Enqueues order work, and (in worker processes) runs it."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, announcer: Announcer | None) -> None:
+        """`announcer`: how the faces render the callbacks the order process writes (api/faces.py)."""
         self.settings = settings
         self.database = database
+        self.announcer = announcer
         self.huey = make_huey(settings)
         self._runtime: ProcessRuntime | None = None
         self._runtime_lock = threading.Lock()
@@ -128,7 +128,7 @@ class JobQueue:
                     storage=LocalStorage(self.settings.files_dir),
                     rules=ProcessRules.from_settings(self.settings),
                     notify_due=self.order_due,
-                    announcer=translate.announcer(self.settings.resolved_public_base_url),
+                    announcer=self.announcer,
                 )
             return self._runtime
 

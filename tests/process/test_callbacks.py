@@ -13,7 +13,7 @@ from cloudevents.core.bindings import http as ce_http
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
-from printwork.api.prodigi_v4.translate import announcer
+from printwork.api import faces
 from printwork.core.callbacks.delivery import Deliverer, DeliveryRules
 from printwork.core.callbacks.events import events_t
 from printwork.core.merchants.service import utcnow
@@ -88,7 +88,7 @@ def deliverer(test_db):
 
 @pytest.fixture
 def announcing(pipeline):
-    pipeline.runtime.announcer = announcer("https://printwork.test")
+    pipeline.runtime.announcer = faces.wire(pipeline.runtime.database, "https://printwork.test")
     return pipeline
 
 

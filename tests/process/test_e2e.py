@@ -228,3 +228,56 @@ def test_no_callback_is_lost_when_the_worker_is_killed_mid_delivery(
         receiver.close()
     received_ids = {headers["webhook-id"] for headers, _ in receiver.received}
     assert {public_id for public_id, _ in final} <= received_ids  # at least once, each
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+def test_serve_runs_its_workers_in_a_niced_child_that_ends_with_it(backend, tmp_path, make_key, image_server, stop):
+    key = {"X-API-Key": make_key()}
+    port = free_port()
+    env = {**os.environ, **backend, "PRINTWORK_DATA_DIR": str(tmp_path), "PRINTWORK_SEED_DEMO": "0",
+           "PRINTWORK_API_KEY_CACHE_SECONDS": "0", "PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "0",
+           "PRINTWORK_EMBEDDED_WORKER_NICE": "7"}
+    server = subprocess.Popen([sys.executable, "-m", "printwork.cli.main", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        workers = wait_for(lambda: [c for c in _children(server.pid)
+                                    if b"worker" in Path(f"/proc/{c}/cmdline").read_bytes()], bool, 30)
+        [worker] = workers
+        niceness = lambda pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # noqa: E731
+        assert niceness(worker) - niceness(server.pid) == 7
+        wait_for(lambda: _answers(url), bool, 30)
+        created = httpx.post(f"{url}/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"), headers=key).json()
+        done = wait_for(lambda: httpx.get(f"{url}/v4.0/orders/{created['order']['id']}", headers=key).json()["order"],
+                        lambda o: o["status"]["stage"] == "Complete", 60)
+        assert done["shipments"][0]["status"] == "Shipped"
+        if stop == "terminate":
+            server.terminate()
+            server.wait(timeout=45)
+        else:
+            server.kill()  # no chance to stop its child: the child notices on its own
+            server.wait(timeout=10)
+        wait_for(lambda: _gone(worker), bool, 45)
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v4.0/orders", timeout=1).status_code == 401
+    except httpx.TransportError:
+        return False

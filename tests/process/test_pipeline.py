@@ -431,7 +431,7 @@ def test_live_orders_wait_for_their_lab_which_reports_through_the_lab_api(
 def test_the_reconciler_re_drives_lost_work_once(test_db, settings, client, headers, catalog):
     from printwork.jobs import JobQueue
     order_id = create(client, headers, order_body("https://example.com/a.jpg"))
-    jobs = JobQueue(settings.model_copy(update={"reconcile_grace_seconds": 0}), test_db.db)
+    jobs = JobQueue(settings.model_copy(update={"reconcile_grace_seconds": 0}), test_db.db, None)
     jobs.huey.flush()
     with test_db.db.transaction() as session:
         session.execute(update(orders_t).where(orders_t.c.id == order_id)
@@ -503,7 +503,7 @@ def test_a_photobook_takes_pdfs_and_sends_them_as_they_are(client, headers, pipe
 
 def test_only_near_work_is_scheduled_on_the_queue(test_db, settings):
     from printwork.jobs import JobQueue
-    jobs = JobQueue(settings, test_db.db)
+    jobs = JobQueue(settings, test_db.db, None)
     jobs.huey.flush()
     jobs.order_due(1)
     jobs.order_due(2, utcnow() + timedelta(minutes=10))

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
+from printwork.api import faces
 from printwork.api.context import AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.openapi import merged_into
@@ -35,7 +36,7 @@ from printwork.core.errors import (
 )
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
-from printwork.jobs import JobQueue, Workers
+from printwork.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +135,21 @@ class Printwork:
         await send_plain(response, send, header)
 
 
-def create_app(
-    settings: Settings | None = None, database: Database | None = None, *, run_workers: bool = False
-) -> Printwork:
-    """The ASGI app; with `run_workers` it also runs the order process's workers in-process."""
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Printwork:
+    """The ASGI app. The order process's workers run elsewhere (`printwork worker`, or the child
+    process `printwork serve` starts), so image work never competes with requests for the GIL."""
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = settings or get_settings()
     database = database or Database(settings.resolved_database_url)
-    jobs = JobQueue(settings, database)
+    announcer = faces.wire(database, settings.resolved_public_base_url)
+    jobs = JobQueue(settings, database, announcer)
     committer = GroupCommitter(database, max_batch=settings.write_batch_max, after_commit=jobs.orders_due,
                                threads=settings.database_write_threads)
-    context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs)
-    workers = Workers(jobs, settings.worker_threads) if run_workers else None
+    context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs, announcer=announcer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         committer.start()
-        if workers is not None:
-            workers.start()
         with database.read() as session:
             context.catalog.get(session)
         # What exists at start-up (modules, metadata, catalogue) lives as long as the process:
@@ -163,10 +161,7 @@ def create_app(
         finally:
             committer.stop()
             context.close()
-            if workers is not None:
-                workers.stop()  # closes the queue too
-            else:
-                jobs.close()
+            jobs.close()
 
     fastapi_app = FastAPI(
         title="Printwork",
@@ -189,5 +184,4 @@ def create_app(
 
 def create_app_from_environment() -> Printwork:
     """The app of one of `printwork serve --processes N`'s processes, configured by PRINTWORK_*."""
-    settings = get_settings()
-    return create_app(settings, run_workers=settings.embedded_workers)
+    return create_app(get_settings())

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from printwork.api.prodigi_v4 import translate
 from printwork.config import Settings
 from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.service import CatalogCache
@@ -81,15 +80,14 @@ class AppContext:
     database: Database
     committer: GroupCommitter
     jobs: JobQueue
+    announcer: Announcer
     catalog: CatalogCache = field(default_factory=CatalogCache)
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
-    announcer: Announcer = field(init=False)
     _threads: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
-        self.announcer = translate.announcer(self.settings.resolved_public_base_url)
         # Threads are started only when first needed.
         self._threads = ThreadPoolExecutor(self.settings.database_threads, "printwork-db")
 

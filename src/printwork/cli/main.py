@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -56,10 +57,13 @@ def serve(
         "--workers/--no-workers", help="Also run the order process here (default: PRINTWORK_EMBEDDED_WORKERS).",
     )] = None,
     processes: Annotated[int, typer.Option(
-        min=1, help="Server processes sharing the port, each with its own workers if any (for PostgreSQL).",
+        min=1, help="Server processes sharing the port (for PostgreSQL); the workers are one process beside them.",
     )] = 1,
 ) -> None:
-    """Migrate, seed the demo data on first start, and serve the API (and the workers) in the foreground."""
+    """Migrate, seed the demo data on first start, and serve the API (and the workers) in the foreground.
+
+    The workers run in a child process at a lower CPU priority (PRINTWORK_EMBEDDED_WORKER_NICE),
+    so a backlog of image work never starves the API's requests; it stops with the server."""
     import uvicorn
 
     from printwork.api.app import create_app
@@ -79,23 +83,53 @@ def serve(
         err.print("Demo merchant sandbox API key (send it as the X-API-Key header):")
         print(prepared.demo_key, flush=True)
     run_workers = settings.embedded_workers if workers is None else workers
-    if run_workers:
-        err.print(f"Order process running here with {settings.worker_threads} job thread(s).")
     server_options = {"host": host, "port": port, "loop": "uvloop", "http": "httptools", "access_log": False,
                       "log_level": "info"}
-    if processes == 1:
-        uvicorn.run(create_app(settings, database, run_workers=run_workers), **server_options)
-        return
-    if database.is_sqlite:
-        err.print("[yellow]SQLite has one writer at a time: more processes serve more reads, but writes "
-                  "still take turns. Use PostgreSQL to scale writes.[/yellow]")
-    err.print(f"Serving from {processes} processes.")
+    # The server's own processes and the worker child read what this command decided (the
+    # address the workers' absolute URLs name) from the environment.
+    os.environ.update({"PRINTWORK_HOST": host, "PRINTWORK_PORT": str(port)})
     database.dispose()
-    # uvicorn starts each process from an import string, so what this command decided travels
-    # to them in the environment.
-    os.environ.update({"PRINTWORK_HOST": host, "PRINTWORK_PORT": str(port),
-                       "PRINTWORK_EMBEDDED_WORKERS": "1" if run_workers else "0"})
-    uvicorn.run("printwork.api.app:create_app_from_environment", factory=True, workers=processes, **server_options)
+    worker = _start_embedded_worker(settings) if run_workers else None
+    try:
+        if processes == 1:
+            uvicorn.run(create_app(settings, Database(settings.resolved_database_url)), **server_options)
+            return
+        if database.is_sqlite:
+            err.print("[yellow]SQLite has one writer at a time: more processes serve more reads, but writes "
+                      "still take turns. Use PostgreSQL to scale writes.[/yellow]")
+        err.print(f"Serving from {processes} processes.")
+        uvicorn.run("printwork.api.app:create_app_from_environment", factory=True, workers=processes,
+                    **server_options)
+    finally:
+        if worker is not None:
+            _stop_embedded_worker(worker)
+
+
+def _start_embedded_worker(settings):
+    """`printwork worker` as a child process, niced, that ends when this process does."""
+    import subprocess
+
+    command = [sys.executable, "-m", "printwork", "worker", "--threads", str(settings.worker_threads),
+               "--parent-pid", str(os.getpid())]
+    nice = settings.embedded_worker_nice
+    # Niced before it runs anything, so every thread it starts has the lower priority.
+    child = subprocess.Popen(command, env=os.environ.copy(), preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    err.print(f"Order process running beside the server (pid {child.pid}, {settings.worker_threads} job thread(s), "
+              f"nice +{settings.embedded_worker_nice}).")
+    return child
+
+
+def _stop_embedded_worker(child) -> None:
+    import signal
+    import subprocess
+
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)  # the worker lets running jobs finish
+        try:
+            child.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 @db_app.command("upgrade")
@@ -216,18 +250,30 @@ def catalog_export(
 @app.command()
 def worker(
     threads: Annotated[int | None, typer.Option(help="Job threads (default: PRINTWORK_WORKER_THREADS).")] = None,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process has gone.")] = None,
 ) -> None:
     """Run the order process (job threads and the reconciler) until interrupted."""
     import signal
+    import threading
 
+    from printwork.api import faces
     from printwork.jobs import JobQueue, Workers
 
     _require_schema()
     settings = get_settings()
-    jobs = JobQueue(settings, _database())
+    database = _database()
+    jobs = JobQueue(settings, database, faces.wire(database, settings.resolved_public_base_url))
     workers = Workers(jobs, threads or settings.worker_threads)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: workers.request_stop())
+    if parent_pid is not None:
+        # `printwork serve`'s child: a server killed outright must not leave its workers behind.
+        def watch_parent() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+            workers.request_stop()
+
+        threading.Thread(target=watch_parent, name="printwork-parent-watch", daemon=True).start()
     queue = settings.queue_url or str(settings.data_dir / "queue.db")
     err.print(f"[bold]Printwork worker[/bold]: {threads or settings.worker_threads} thread(s), queue {queue}")
     workers.start()
@@ -324,6 +370,7 @@ def labs_revoke_key(prefix: Annotated[str, typer.Argument(help="The key's first 
 
 
 def _order_command(order: str, change) -> None:
+    from printwork.api import faces
     from printwork.core.orders.domain import parse_order_id
     from printwork.jobs import JobQueue
 
@@ -334,10 +381,11 @@ def _order_command(order: str, change) -> None:
         raise typer.Exit(2)
     settings = get_settings()
     database = _database()
-    jobs = JobQueue(settings, database)  # hears of the callbacks the change writes, after the commit
+    announcer = faces.wire(database, settings.resolved_public_base_url)
+    jobs = JobQueue(settings, database, announcer)  # hears of the callbacks the change writes, after the commit
     try:
         with database.transaction() as session:
-            change(session, order_id, settings)
+            change(session, order_id, settings, announcer)
     except CoreError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -351,20 +399,18 @@ def orders_authorise(order: Annotated[str, typer.Argument(help="The order id, or
     """Record that an order's payment is authorised; it goes into fulfilment."""
     from printwork.core.process import controls
 
-    _order_command(order, lambda session, order_id, _settings: controls.authorise_payment(session, order_id))
+    _order_command(order, lambda session, order_id, _settings, _announcer: controls.authorise_payment(session, order_id))
     err.print(f"{order}: payment authorised; fulfilment starts.")
 
 
 @orders_app.command("release")
 def orders_release(order: Annotated[str, typer.Argument(help="The order id, ord_…")]) -> None:
     """End an order's pause window now."""
-    from printwork.api.prodigi_v4.translate import announcer
     from printwork.core.catalog.service import CatalogCache
     from printwork.core.process import controls
 
-    _order_command(order, lambda session, order_id, settings: controls.release_hold(
-        session, order_id, CatalogCache().get(session), settings.resolved_public_base_url,
-        announcer(settings.resolved_public_base_url)))
+    _order_command(order, lambda session, order_id, settings, announcer: controls.release_hold(
+        session, order_id, CatalogCache().get(session), settings.resolved_public_base_url, announcer))
     err.print(f"{order}: released from its pause window.")
 
 

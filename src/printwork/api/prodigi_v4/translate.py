@@ -43,6 +43,7 @@ from printwork.core.orders.domain import (
     parse_order_id,
     shipment_public_id,
 )
+from printwork.core.orders.renditions import Renditions
 from printwork.core.orders.rules import canonical_amount, check_country
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
@@ -595,9 +596,9 @@ def parse_spine_request(raw: Any, failures: FailureCollector) -> tuple[str | Non
     return sku, country, pages
 
 
-def announcer(public_base_url: str) -> Announcer:
+def announcer(public_base_url: str, renditions: Renditions) -> Announcer:
     """Callbacks carry the order exactly as GET /v4.0/orders/{id} shows it (INVENTORY A-19)."""
-    return Announcer(render_order=order_document, shown_stage=wire_stage,
+    return Announcer(renditions=renditions, rendition_format=RENDITION_FORMAT, shown_stage=wire_stage,
                      source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
 
 

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from printwork.core.callbacks.models import OrderEvent
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
-from printwork.core.orders.domain import OrderView, order_public_id, shipment_public_id
-from printwork.core.orders.repository import load_order_views, orders_t, shipments_t
+from printwork.core.orders.domain import order_public_id, shipment_public_id
+from printwork.core.orders.renditions import Renditions
+from printwork.core.orders.repository import orders_t, shipments_t
 
 events_t = OrderEvent.__table__
 
@@ -41,9 +42,10 @@ NEW_EVENTS = "printwork.new_events"
 
 @dataclass(frozen=True)
 class Announcer:
-    """How events are written: the order as the v4 API shows it, and the events' `source`."""
+    """How events are written: the order in a face's stored rendition, and the events' `source`."""
 
-    render_order: Callable[[OrderView], dict]
+    renditions: Renditions
+    rendition_format: str  # the face whose rendition of the order the events carry
     shown_stage: Callable[[str], str | None]  # the stage as merchants see it (None: not shown)
     source: str  # e.g. https://printwork.example/v4.0/Orders/
 
@@ -94,8 +96,8 @@ def announce(session: Session, order_id: int, announcer: Announcer | None) -> li
     url = order.callback_url or order.default_callback_url
     if not types or not url:
         return []
-    view = load_order_views(session, [order_id])[order_id]
-    order_document = announcer.render_order(view)
+    # The rendition readers get too: rendered once for this version, stored at commit.
+    order_document = orjson.Fragment(announcer.renditions.current(session, order_id, announcer.rendition_format))
     now_time = utcnow()
     ids = []
     for event_type in types:

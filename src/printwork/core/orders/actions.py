@@ -23,6 +23,7 @@ from printwork.core.catalog.domain import Catalog
 from printwork.core.errors import EntityNotFound
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner, utcnow
+from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.domain import (
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
@@ -145,6 +146,7 @@ def availability(session: Session, owner: Owner, order_id: int) -> Availability:
 def _touch(session: Session, order_id: int, **values) -> None:
     session.execute(update(orders_t).where(orders_t.c.id == order_id)
                     .values(version=orders_t.c.version + 1, updated_at=utcnow(), **values))
+    order_changed(session, order_id)
 
 
 # --- cancel --------------------------------------------------------------------------------

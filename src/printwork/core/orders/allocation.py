@@ -14,6 +14,7 @@ from printwork.core.catalog.domain import Catalog
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.domain import STAGE_IN_PROGRESS
+from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import (
     charge_items_t,
     charges_t,
@@ -48,6 +49,7 @@ def allocate_order(session: Session, order_id: int, catalog: Catalog) -> bool:
     ).rowcount
     if not claimed:
         return False
+    order_changed(session, order_id)
     order = session.execute(
         select(orders_t.c.address_country_code, orders_t.c.shipping_method, Merchant.billing_currency)
         .join(Merchant, Merchant.id == orders_t.c.merchant_id)

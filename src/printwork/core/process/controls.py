@@ -20,6 +20,7 @@ from printwork.core.orders.domain import (
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
 )
+from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import assets_t, orders_t, shipments_t
 from printwork.core.process import pipeline
 from printwork.core.process.state import (
@@ -96,6 +97,7 @@ def set_fault(session: Session, owner: Owner, order_id: int, step: str) -> None:
         raise Conflict("the order's shipments have already gone to the lab")
     session.execute(update(orders_t).where(orders_t.c.id == order_id)
                     .values(sandbox_fault=step, due_at=utcnow(), version=orders_t.c.version + 1))
+    order_changed(session, order_id)
 
 
 def authorise_payment(session: Session, order_id: int, owner: Owner | None = None) -> None:

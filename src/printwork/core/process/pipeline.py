@@ -55,6 +55,7 @@ from printwork.core.orders.domain import (
     order_public_id,
     shipment_public_id,
 )
+from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import (
     assets_t,
     issues_t,
@@ -333,6 +334,7 @@ def refresh_status(session: Session, order_id: int, announcer: Announcer | None)
             updated_at=utcnow(),
         )
     )
+    order_changed(session, order_id)
     for item in state.items:
         status = derived.item_statuses[item.id]
         if status != item.status:
@@ -591,6 +593,7 @@ def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: 
     session.execute(update(orders_t).where(orders_t.c.id == order_id).values(
         stage=stage, submitted_at=submitted_at, due_at=due_at, hold_until=None,
         version=orders_t.c.version + 1, updated_at=now))
+    order_changed(session, order_id)
     announce(session, order_id, announcer)  # the documents call back when a pause window ends
     return True
 
@@ -641,6 +644,7 @@ def authorise_payment(session: Session, order_id: int) -> bool:
     if changed:
         session.execute(delete(issues_t).where(issues_t.c.order_id == order_id,
                                                issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT))
+        order_changed(session, order_id)
     return bool(changed)
 
 
