@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=4, ge=1, le=64, description="Job threads per worker process.")
     embedded_workers: bool = Field(default=True, description="`printwork serve` also runs the workers.")
     embedded_worker_nice: int = Field(
-        default=10, ge=0, le=19,
-        description="How much lower the CPU priority of `printwork serve`'s worker process is than the server's.")
+        default=19, ge=0, le=19,
+        description="How much lower the CPU priority of the downloads and image work of `printwork serve`'s "
+                    "worker process is than the server's.")
     sandbox_lab_delay_seconds: float = Field(
         default=3.0, ge=0, description="How long the simulated sandbox lab takes per step (0 = at once)."
     )

@@ -6,8 +6,9 @@ power cut; PostgreSQL's defaults are already durable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import fcntl
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class Database:
         # Run inside every transaction just before it commits, by name (e.g. keeping the
         # orders' renditions current, core/orders/renditions.py); one per name.
         self.before_commit: dict[str, Callable[[Session], None]] = {}
-        self._sqlite_writer = threading.RLock()
+        self._sqlite_writer = SqliteWriterLock(url) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,10 +88,10 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
-        # SQLite has one writer at a time. Threads of this process queue for it on a lock, which
-        # wakes the next one at once, instead of in SQLite's busy handler, which sleeps in steps
-        # of up to 100 ms (seconds-long stalls with four job threads, bench/callbacks.py).
-        guard = self._sqlite_writer if write and self.is_sqlite else nullcontext()
+        # SQLite has one writer at a time. Writers queue for it on a lock, which wakes the next
+        # one at once, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
+        # (seconds-long stalls with four job threads, bench/callbacks.py).
+        guard = self._sqlite_writer if write and self._sqlite_writer is not None else nullcontext()
         with guard, (self._write_sessions if write else self._sessions)() as session:
             try:
                 yield session
@@ -128,6 +129,41 @@ class Database:
     def dispose(self) -> None:
         self.fast.close()
         self.engine.dispose()
+
+
+class SqliteWriterLock:
+    """The embedded database's writers, in this process and in others, take turns here.
+
+    A thread lock orders this process's threads; a file lock beside the database orders the
+    processes (`printwork serve`'s server and its worker child, CLI commands), so a writer
+    waiting for another process's is woken by the kernel the moment the lock is free, not on
+    the busy handler's next try. Reentrant per thread.
+    """
+
+    def __init__(self, url: str) -> None:
+        path = url.split("///", 1)[-1]
+        self._path = None if not path or path == ":memory:" else Path(path + "-writer.lock")
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._file = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._depth == 0 and self._path is not None:
+            try:
+                if self._file is None:
+                    self._file = open(self._path, "a+b")  # noqa: SIM115 - kept open for the process's life
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._thread_lock.release()
 
 
 class Precompiled:

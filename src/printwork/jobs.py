@@ -65,11 +65,14 @@ def make_huey(settings: Settings) -> Huey:
 class JobQueue:
     """Enqueues order work, and (in worker processes) runs it."""
 
-    def __init__(self, settings: Settings, database: Database, announcer: Announcer | None) -> None:
-        """`announcer`: how the faces render the callbacks the order process writes (api/faces.py)."""
+    def __init__(self, settings: Settings, database: Database, announcer: Announcer | None,
+                 slow_work_nice: int = 0) -> None:
+        """`announcer`: how the faces render the callbacks the order process writes (api/faces.py);
+        `slow_work_nice`: how much lower the priority of downloads and image work is (ProcessRuntime)."""
         self.settings = settings
         self.database = database
         self.announcer = announcer
+        self.slow_work_nice = slow_work_nice
         self.huey = make_huey(settings)
         self._runtime: ProcessRuntime | None = None
         self._runtime_lock = threading.Lock()
@@ -129,6 +132,8 @@ class JobQueue:
                     rules=ProcessRules.from_settings(self.settings),
                     notify_due=self.order_due,
                     announcer=self.announcer,
+                    slow_work_nice=self.slow_work_nice,
+                    slow_work_threads=self.settings.worker_threads,
                 )
             return self._runtime
 

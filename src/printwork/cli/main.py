@@ -62,8 +62,9 @@ def serve(
 ) -> None:
     """Migrate, seed the demo data on first start, and serve the API (and the workers) in the foreground.
 
-    The workers run in a child process at a lower CPU priority (PRINTWORK_EMBEDDED_WORKER_NICE),
-    so a backlog of image work never starves the API's requests; it stops with the server."""
+    The workers run in a child process whose downloads and image work have a lower CPU priority
+    (PRINTWORK_EMBEDDED_WORKER_NICE), so a backlog of image work never starves the API's
+    requests; it stops with the server."""
     import uvicorn
 
     from printwork.api.app import create_app
@@ -110,12 +111,10 @@ def _start_embedded_worker(settings):
     import subprocess
 
     command = [sys.executable, "-m", "printwork", "worker", "--threads", str(settings.worker_threads),
-               "--parent-pid", str(os.getpid())]
-    nice = settings.embedded_worker_nice
-    # Niced before it runs anything, so every thread it starts has the lower priority.
-    child = subprocess.Popen(command, env=os.environ.copy(), preexec_fn=(lambda: os.nice(nice)) if nice else None)
+               "--slow-work-nice", str(settings.embedded_worker_nice), "--parent-pid", str(os.getpid())]
+    child = subprocess.Popen(command, env=os.environ.copy())
     err.print(f"Order process running beside the server (pid {child.pid}, {settings.worker_threads} job thread(s), "
-              f"nice +{settings.embedded_worker_nice}).")
+              f"downloads and image work at nice +{settings.embedded_worker_nice}).")
     return child
 
 
@@ -250,6 +249,8 @@ def catalog_export(
 @app.command()
 def worker(
     threads: Annotated[int | None, typer.Option(help="Job threads (default: PRINTWORK_WORKER_THREADS).")] = None,
+    slow_work_nice: Annotated[int, typer.Option(
+        min=0, max=19, help="Run downloads and image work this much lower in CPU priority than the rest.")] = 0,
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process has gone.")] = None,
 ) -> None:
     """Run the order process (job threads and the reconciler) until interrupted."""
@@ -262,8 +263,10 @@ def worker(
     _require_schema()
     settings = get_settings()
     database = _database()
-    jobs = JobQueue(settings, database, faces.wire(database, settings.resolved_public_base_url))
-    workers = Workers(jobs, threads or settings.worker_threads)
+    if threads:
+        settings = settings.model_copy(update={"worker_threads": threads})
+    jobs = JobQueue(settings, database, faces.wire(database, settings.resolved_public_base_url), slow_work_nice)
+    workers = Workers(jobs, settings.worker_threads)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: workers.request_stop())
     if parent_pid is not None:
@@ -275,7 +278,7 @@ def worker(
 
         threading.Thread(target=watch_parent, name="printwork-parent-watch", daemon=True).start()
     queue = settings.queue_url or str(settings.data_dir / "queue.db")
-    err.print(f"[bold]Printwork worker[/bold]: {threads or settings.worker_threads} thread(s), queue {queue}")
+    err.print(f"[bold]Printwork worker[/bold]: {settings.worker_threads} thread(s), queue {queue}")
     workers.start()
     workers.wait()
     err.print("Stopping: letting running jobs finish…")

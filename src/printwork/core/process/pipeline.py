@@ -12,15 +12,18 @@ so running any step twice leaves one copy.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import orjson
@@ -95,6 +98,7 @@ from printwork.core.process.state import (
 from printwork.db import Database
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ISSUE_NOT_DOWNLOADED = "order.items.assets.NotDownloaded"
 ISSUE_FAILED_TO_DOWNLOAD = "order.items.assets.FailedToDownloaded"  # the documented spelling
@@ -174,8 +178,15 @@ class ProcessRuntime:
     notify_due: DueNotifier
     announcer: Announcer | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
+    # Downloads and pixel work run this much lower in CPU priority than the rest of a job
+    # (0: in the job's own thread). `printwork serve`'s worker sets it so that a backlog of
+    # image work yields the CPU to the API, while the short transactions that take the
+    # database's write lock keep the job's priority and so never hold requests up for long.
+    slow_work_nice: int = 0
+    slow_work_threads: int = 4
     _client: httpx.Client | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
+    _slow_pool: ThreadPoolExecutor | None = None
 
     @property
     def client(self) -> httpx.Client:
@@ -185,9 +196,31 @@ class ProcessRuntime:
                 self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
             return self._client
 
+    def slowly(self, work: Callable[[], T]) -> T:
+        """`work()` on a thread of `slow_work_nice` lower priority; its result or its exception."""
+        if not self.slow_work_nice:
+            return work()
+        with self._client_lock:
+            if self._slow_pool is None:
+                self._slow_pool = ThreadPoolExecutor(self.slow_work_threads, "printwork-slow",
+                                                     initializer=_lower_thread_priority, initargs=(self.slow_work_nice,))
+        return self._slow_pool.submit(work).result()
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._slow_pool is not None:
+            self._slow_pool.shutdown(wait=True)
+
+
+def _lower_thread_priority(by: int) -> None:
+    # On Linux a nice value belongs to a thread: this lowers only the calling pool thread (and
+    # the threads it starts, e.g. libvips' workers), never the job threads.
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+    except (AttributeError, OSError):
+        log.warning("could not lower the priority of slow work; it runs at the job's")
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -360,14 +393,19 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
     failure: str | None = None
     final = False
     info = None
-    try:
-        if state.is_sandbox and state.sandbox_fault == FAULT_ASSET_DOWNLOAD:
-            raise DownloadFailed("the sandbox was asked to make this download fail")
+
+    def fetch() -> imaging.ImageInfo:
         fetched = download(asset.url, scratch, runtime.client, runtime.rules.download_limits)
         if asset.md5_hash and fetched.md5 != asset.md5_hash.lower():
             raise DownloadFailed(f"the file's MD5 hash {fetched.md5} does not match the md5Hash given, {asset.md5_hash}")
-        info = imaging.inspect(scratch, frozenset(accepted))
+        found = imaging.inspect(scratch, frozenset(accepted))
         runtime.storage.put(original_key(state.id, asset_id), scratch)
+        return found
+
+    try:
+        if state.is_sandbox and state.sandbox_fault == FAULT_ASSET_DOWNLOAD:
+            raise DownloadFailed("the sandbox was asked to make this download fail")
+        info = runtime.slowly(fetch)
     except DownloadFailed as exc:
         failure, final = exc.reason, attempt >= DOWNLOAD_ATTEMPTS
     except imaging.UnusableImage as exc:
@@ -451,8 +489,10 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
     scratch = runtime.storage.scratch()
     stem = f"prepare-{asset_id}-{uuid.uuid4().hex}"
     print_path, thumb_path = scratch / f"{stem}.print", scratch / f"{stem}.thumb.jpg"
-    has_thumbnail = True
-    try:
+
+    def make_files() -> bool:
+        """The print file and the thumbnail; False if no thumbnail could be drawn."""
+        has_thumbnail = True
         with runtime.storage.local_path(key) as original:
             if row.original_format == "pdf":
                 shutil.copyfile(original, print_path)
@@ -469,6 +509,10 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
                 runtime.storage.put(print_file_key(state.id, asset_id), print_path)
         if has_thumbnail:
             runtime.storage.put(thumbnail_key(state.id, asset_id), thumb_path)
+        return has_thumbnail
+
+    try:
+        has_thumbnail = runtime.slowly(make_files)
     finally:
         print_path.unlink(missing_ok=True)
         thumb_path.unlink(missing_ok=True)
