@@ -10,6 +10,7 @@ has lapsed, and enqueues them again.
 from __future__ import annotations
 
 import ctypes
+import os
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -133,7 +134,7 @@ class JobQueue:
                     notify_due=self.order_due,
                     announcer=self.announcer,
                     slow_work_nice=self.slow_work_nice,
-                    slow_work_threads=self.settings.worker_threads,
+                    slow_work_processes=max(1, min(self.settings.worker_threads, os.cpu_count() or 1)),
                 )
             return self._runtime
 

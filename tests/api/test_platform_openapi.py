@@ -19,6 +19,7 @@ PLATFORM_OPERATIONS = sorted({
     ("GET", "/lab/v1/shipments"), ("GET", "/lab/v1/shipments/{shipmentId}"),
     ("POST", "/lab/v1/shipments/{shipmentId}/inProduction"), ("POST", "/lab/v1/shipments/{shipmentId}/shipped"),
     ("GET", "/lab/v1/print-files/{assetId}"), ("GET", "/thumbnails/{token}.jpg"),
+    ("GET", "/sandbox/v1/samples/{name}"),
 })
 
 

@@ -231,8 +231,14 @@ def test_no_callback_is_lost_when_the_worker_is_killed_mid_delivery(
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()] if path.exists() else []
+    """Children of every thread of `pid` (a thread's children are listed under that thread)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            pass
+    return found
 
 
 def _gone(pid: int) -> bool:
@@ -245,7 +251,7 @@ def _gone(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
 @pytest.mark.parametrize("stop", ["terminate", "kill"])
 def test_serve_runs_its_workers_in_a_child_that_ends_with_it(backend, tmp_path, make_key, image_server, stop):
-    """The child's image work runs niced (so a backlog never starves requests); its jobs do not."""
+    """The child's image work runs in niced processes (so a backlog never starves requests); its jobs do not."""
     key = {"X-API-Key": make_key()}
     port = free_port()
     env = {**os.environ, **backend, "PRINTWORK_DATA_DIR": str(tmp_path), "PRINTWORK_SEED_DEMO": "0",
@@ -264,8 +270,10 @@ def test_serve_runs_its_workers_in_a_child_that_ends_with_it(backend, tmp_path, 
                         lambda o: o["status"]["stage"] == "Complete", 60)
         assert done["shipments"][0]["status"] == "Shipped"
         base = _niceness(server.pid, server.pid)
-        threads = {_niceness(worker, int(t)) - base for t in os.listdir(f"/proc/{worker}/task")}
-        assert threads == {0, 7}  # job threads as the server; the threads that downloaded and drew, lower
+        assert {_niceness(worker, int(t)) - base for t in os.listdir(f"/proc/{worker}/task")} == {0}
+        # The processes that downloaded and drew run lower; the jobs (and their transactions) do not.
+        slow = [child for child in _children(worker) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+        assert slow and {_niceness(child, child) - base for child in slow} == {7}
         if stop == "terminate":
             server.terminate()
             server.wait(timeout=45)

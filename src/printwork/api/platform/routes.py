@@ -25,6 +25,7 @@ from printwork.api.prodigi_v4.routes import (
     json_body,
     order_id_from_path,
 )
+from printwork.core.assets import samples
 from printwork.core.assets.storage import (
     LocalStorage,
     print_file_key,
@@ -75,6 +76,13 @@ async def thumbnail(request: Request) -> Response:
             return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
     except FileNotFoundError:
         raise EntityNotFound("the thumbnail is no longer kept") from None
+
+
+async def sample_picture(request: Request) -> Response:
+    path = samples.sample_file(request.path_params["name"])
+    if path is None:
+        raise EntityNotFound(f"no sample picture {request.path_params['name']!r}; there are {', '.join(samples.names())}")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
 
 # --- sandbox controls ----------------------------------------------------------------------
@@ -338,6 +346,7 @@ async def callback_settings(request: Request) -> Response:
 
 routes = [
     Route("/thumbnails/{token}.jpg", thumbnail, methods=["GET"]),
+    Route("/sandbox/v1/samples/{name}", sample_picture, methods=["GET"]),
     Route("/sandbox/v1/orders/{order_id}/advance", sandbox_advance, methods=["POST"]),
     Route("/sandbox/v1/orders/{order_id}/fail", sandbox_fail, methods=["POST"]),
     Route("/sandbox/v1/orders/{order_id}/authorisePayment", sandbox_authorise_payment, methods=["POST"]),

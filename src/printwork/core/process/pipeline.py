@@ -12,13 +12,10 @@ so running any step twice leaves one copy.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import shutil
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,15 +24,13 @@ from typing import TypeVar
 
 import httpx
 import orjson
-import pyvips
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from printwork.core.assets import geometry, imaging
+from printwork.core.assets import imaging, samples
 from printwork.core.assets.download import (
     DownloadFailed,
     DownloadLimits,
-    download,
     guarded_client,
 )
 from printwork.core.assets.storage import (
@@ -68,6 +63,8 @@ from printwork.core.orders.repository import (
 )
 from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate
 from printwork.core.pricing.money import money_string
+from printwork.core.process import slow_work
+from printwork.core.process.slow_work import SlowWorkPool
 from printwork.core.process.state import (
     ASSET_COMPLETE,
     ASSET_ERROR,
@@ -178,15 +175,15 @@ class ProcessRuntime:
     notify_due: DueNotifier
     announcer: Announcer | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
-    # Downloads and pixel work run this much lower in CPU priority than the rest of a job
+    # Downloads and pixel work run in processes this much lower in CPU priority than the jobs
     # (0: in the job's own thread). `printwork serve`'s worker sets it so that a backlog of
     # image work yields the CPU to the API, while the short transactions that take the
     # database's write lock keep the job's priority and so never hold requests up for long.
     slow_work_nice: int = 0
-    slow_work_threads: int = 4
+    slow_work_processes: int = 2
     _client: httpx.Client | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
-    _slow_pool: ThreadPoolExecutor | None = None
+    _slow_pool: SlowWorkPool | None = None
 
     @property
     def client(self) -> httpx.Client:
@@ -196,31 +193,24 @@ class ProcessRuntime:
                 self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
             return self._client
 
-    def slowly(self, work: Callable[[], T]) -> T:
-        """`work()` on a thread of `slow_work_nice` lower priority; its result or its exception."""
-        if not self.slow_work_nice:
-            return work()
+    @property
+    def slow_in_processes(self) -> bool:
+        return self.slow_work_nice > 0
+
+    def slowly(self, work: Callable[..., T], *args) -> T:
+        """`work(*args)` (a function of slow_work.py) here, or in the low-priority processes."""
+        if not self.slow_in_processes:
+            return work(*args)
         with self._client_lock:
             if self._slow_pool is None:
-                self._slow_pool = ThreadPoolExecutor(self.slow_work_threads, "printwork-slow",
-                                                     initializer=_lower_thread_priority, initargs=(self.slow_work_nice,))
-        return self._slow_pool.submit(work).result()
+                self._slow_pool = SlowWorkPool(self.slow_work_nice, self.slow_work_processes)
+        return self._slow_pool.run(work, *args)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
         if self._slow_pool is not None:
-            self._slow_pool.shutdown(wait=True)
-
-
-def _lower_thread_priority(by: int) -> None:
-    # On Linux a nice value belongs to a thread: this lowers only the calling pool thread (and
-    # the threads it starts, e.g. libvips' workers), never the job threads.
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
-    except (AttributeError, OSError):
-        log.warning("could not lower the priority of slow work; it runs at the job's")
+            self._slow_pool.close()
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -393,19 +383,15 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
     failure: str | None = None
     final = False
     info = None
-
-    def fetch() -> imaging.ImageInfo:
-        fetched = download(asset.url, scratch, runtime.client, runtime.rules.download_limits)
-        if asset.md5_hash and fetched.md5 != asset.md5_hash.lower():
-            raise DownloadFailed(f"the file's MD5 hash {fetched.md5} does not match the md5Hash given, {asset.md5_hash}")
-        found = imaging.inspect(scratch, frozenset(accepted))
-        runtime.storage.put(original_key(state.id, asset_id), scratch)
-        return found
-
+    # One of the pictures Printwork ships for the sandbox is copied, not fetched.
+    sample = samples.sample_for_url(asset.url, runtime.rules.public_base_url) if state.is_sandbox else None
     try:
         if state.is_sandbox and state.sandbox_fault == FAULT_ASSET_DOWNLOAD:
             raise DownloadFailed("the sandbox was asked to make this download fail")
-        info = runtime.slowly(fetch)
+        info = runtime.slowly(
+            slow_work.fetch_original, asset.url, sample, asset.md5_hash, frozenset(accepted), scratch,
+            runtime.storage, original_key(state.id, asset_id), runtime.rules.download_limits,
+            runtime.rules.allow_private_urls, None if runtime.slow_in_processes else runtime.client)
     except DownloadFailed as exc:
         failure, final = exc.reason, attempt >= DOWNLOAD_ATTEMPTS
     except imaging.UnusableImage as exc:
@@ -489,30 +475,14 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
     scratch = runtime.storage.scratch()
     stem = f"prepare-{asset_id}-{uuid.uuid4().hex}"
     print_path, thumb_path = scratch / f"{stem}.print", scratch / f"{stem}.thumb.jpg"
-
-    def make_files() -> bool:
-        """The print file and the thumbnail; False if no thumbnail could be drawn."""
-        has_thumbnail = True
-        with runtime.storage.local_path(key) as original:
-            if row.original_format == "pdf":
-                shutil.copyfile(original, print_path)
-                runtime.storage.put(print_file_pdf_key(state.id, asset_id), print_path)
-                try:
-                    imaging.thumbnail(original, thumb_path)
-                except pyvips.Error:
-                    has_thumbnail = False  # this libvips cannot draw PDFs; the lab gets the PDF as sent
-            else:
-                width, height = _print_area_pixels(runtime, item, asset.print_area)
-                plan = geometry.plan(row.original_width, row.original_height, width, height, item.sizing)
-                with imaging.RENDER_BUDGET.held(max(row.original_width * row.original_height, width * height)):
-                    imaging.render(original, plan, print_path, thumbnail_target=thumb_path)
-                runtime.storage.put(print_file_key(state.id, asset_id), print_path)
-        if has_thumbnail:
-            runtime.storage.put(thumbnail_key(state.id, asset_id), thumb_path)
-        return has_thumbnail
-
+    is_pdf = row.original_format == "pdf"
+    print_size = None if is_pdf else _print_area_pixels(runtime, item, asset.print_area)
     try:
-        has_thumbnail = runtime.slowly(make_files)
+        has_thumbnail = runtime.slowly(
+            slow_work.make_print_files, runtime.storage, key, is_pdf,
+            None if is_pdf else (row.original_width, row.original_height), print_size, item.sizing,
+            print_path, thumb_path, print_file_pdf_key(state.id, asset_id) if is_pdf else print_file_key(state.id, asset_id),
+            thumbnail_key(state.id, asset_id))
     finally:
         print_path.unlink(missing_ok=True)
         thumb_path.unlink(missing_ok=True)
