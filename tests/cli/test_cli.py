@@ -72,7 +72,7 @@ def test_catalog_export_then_import_round_trips(cli, tmp_path, test_db):
     path = tmp_path / "catalogue.yaml"
     path.write_text(exported)
     result = cli("catalog", "import", str(path))
-    assert "Imported 36 products and 6 labs" in result.stderr
+    assert "Imported 37 products and 6 labs" in result.stderr
     assert yaml.safe_load(cli("catalog", "export").stdout) == document
 
 
@@ -115,17 +115,56 @@ def test_catalog_import_of_a_missing_file(cli, tmp_path):
     assert result.returncode == 1 and "No such file" in result.stderr
 
 
-def test_commands_refuse_an_unmigrated_database(tmp_path):
-    env = dict(os.environ, PRINTWORK_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}", PRINTWORK_DATA_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "list"],
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "printwork db upgrade" in result.stderr
-    upgraded = subprocess.run([sys.executable, "-m", "printwork.cli.main", "db", "upgrade"],
-                              env=env, capture_output=True, text=True, timeout=60)
-    assert upgraded.returncode == 0
-    listed = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "list"],
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0
+def test_a_command_on_a_fresh_data_directory_migrates_the_embedded_database_first(tmp_path):
+    """`make run` needs no `db upgrade`; neither does the first command in a second terminal."""
+    env = {k: v for k, v in os.environ.items() if k != "PRINTWORK_DATABASE_URL"}
+    env["PRINTWORK_DATA_DIR"] = str(tmp_path / "var")
+    result = subprocess.run([sys.executable, "-m", "printwork.cli.main", "merchants", "create", "shop",
+                             "--environment", "sandbox"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    from starlette.testclient import TestClient
+
+    from printwork.api.app import create_app
+    from printwork.config import Settings
+    from printwork.db import Database
+
+    settings = Settings(data_dir=tmp_path / "var")
+    database = Database(settings.resolved_database_url)
+    with TestClient(create_app(settings, database)) as client:
+        assert client.get("/v4.0/orders", headers={"X-API-Key": key}).json()["outcome"] == "Ok"
+    database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_command_on_a_database_server_behind_says_so_and_db_upgrade_fixes_it(tmp_path):
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL, _postgres_unreachable_reason
+
+    reason = _postgres_unreachable_reason()
+    if reason:
+        pytest.skip(reason)
+    name = f"printwork_test_{uuid.uuid4().hex[:10]}_empty"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = dict(os.environ, PRINTWORK_DATABASE_URL=POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}",
+                   PRINTWORK_DATA_DIR=str(tmp_path))
+
+        def printwork(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "printwork.cli.main", *args],
+                                  env=env, capture_output=True, text=True, timeout=120)
+
+        refused = printwork("merchants", "list")
+        assert refused.returncode == 2 and "printwork db upgrade" in refused.stderr
+        assert printwork("db", "upgrade").returncode == 0
+        assert printwork("merchants", "list").returncode == 0
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_merchants_create_refuses_a_bad_currency(cli):

@@ -15,12 +15,13 @@ import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from printwork.api import faces
-from printwork.api.context import AppContext, new_trace_parent
+from printwork.api.context import ORIGINAL_PATH, AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.openapi import merged_into
 from printwork.api.platform import routes as platform
@@ -105,7 +106,10 @@ class Printwork:
 
         path = scope["path"]
         if path[:6].lower() == V4_PREFIX:
-            scope["path"] = path = path.lower()  # v4 paths are case-insensitive (INVENTORY A-07)
+            scope[ORIGINAL_PATH] = path
+            # v4 paths are case-insensitive (INVENTORY A-07), and the real service answers
+            # `/v4.0/Orders/` as `/v4.0/Orders` (many clients would not follow a redirect of a POST).
+            scope["path"] = path = path.lower().rstrip("/") if len(path) > len(V4_PREFIX) else path.lower()
             dispatcher = self.v4
         elif path.startswith(platform.PREFIXES):
             dispatcher = self.platform
@@ -163,13 +167,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             context.close()
             jobs.close()
 
-    fastapi_app = FastAPI(
+    # /docs with Swagger UI 5 served from this process (fastapi-offline bundles it): no CDN, so
+    # the page works on a machine without internet, and it renders OpenAPI 3.1.
+    fastapi_app = FastAPIOffline(
         title="Printwork",
         description="Print-on-demand fulfilment speaking the Prodigi Print API v4.",
         version="0.1.0",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        static_url="/docs/assets",
     )
     fastapi_app.state.context = context
 

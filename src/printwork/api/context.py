@@ -23,6 +23,8 @@ from printwork.jobs import JobQueue
 
 T = TypeVar("T")
 
+ORIGINAL_PATH = "printwork.original_path"  # scope key: a v4 path as sent, before it was lowered
+
 
 class KeyCache:
     """API key -> owner, remembered for a few seconds so most requests skip the look-up.

@@ -43,10 +43,18 @@ def _database() -> Database:
 
 
 def _require_schema() -> None:
+    """The embedded database is migrated here, as `serve` does; a database server is never
+    changed behind its operator's back: a command that finds it behind says so and stops."""
     settings = get_settings()
-    if not runner.is_up_to_date(settings.resolved_database_url):
-        err.print("[red]The database schema is not up to date: run `printwork db upgrade` first.[/red]")
-        raise typer.Exit(2)
+    url = settings.resolved_database_url
+    if runner.is_up_to_date(url):
+        return
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        runner.upgrade(url)
+        return
+    err.print("[red]The database's schema is behind this Printwork: run `printwork db upgrade` first.[/red]")
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -83,6 +91,8 @@ def serve(
     if prepared.demo_key:
         err.print("Demo merchant sandbox API key (send it as the X-API-Key header):")
         print(prepared.demo_key, flush=True)
+        err.print("A first order, of a sample picture Printwork serves itself (Complete within seconds):")
+        err.print(first_order_curl(settings.resolved_public_base_url, prepared.demo_key), markup=False, highlight=False)
     run_workers = settings.embedded_workers if workers is None else workers
     server_options = {"host": host, "port": port, "loop": "uvloop", "http": "httptools", "access_log": False,
                       "log_level": "info"}
@@ -104,6 +114,22 @@ def serve(
     finally:
         if worker is not None:
             _stop_embedded_worker(worker)
+
+
+def first_order_curl(base_url: str, key: str) -> str:
+    """A ready-to-paste sandbox order of one of the shipped sample pictures."""
+    from printwork.core.assets.samples import sample_url
+
+    body = json.dumps({
+        "shippingMethod": "Budget",
+        "recipient": {"name": "Mr Testy McTestface",
+                      "address": {"line1": "14 test place", "postalOrZipCode": "12345", "countryCode": "US",
+                                  "townOrCity": "somewhere"}},
+        "items": [{"sku": "GLOBAL-CAN-10X10", "copies": 1, "attributes": {"wrap": "ImageWrap"},
+                   "assets": [{"printArea": "default", "url": sample_url(base_url, "landscape.jpg")}]}],
+    })
+    return (f"curl -s {base_url}/v4.0/orders -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
+            f"-d '{body}'")
 
 
 def _start_embedded_worker(settings):

@@ -355,7 +355,8 @@ def test_an_unavailable_sku_is_created_with_an_issue(client, headers, use_catalo
     item_id = data["order"]["items"][0]["id"]
     assert data["order"]["status"]["issues"] == [
         {"objectId": item_id, "errorCode": "order.items.ItemUnavailable",
-         "description": f"SKU 'TEST-PRINT-10X10' on item '{item_id}' is currently unavailable."}
+         "description": f"SKU 'TEST-PRINT-10X10' on item '{item_id}' is currently unavailable.",
+         "authorisationDetails": None}
     ]
 
 

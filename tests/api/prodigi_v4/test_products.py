@@ -18,7 +18,7 @@ def test_every_demo_product_is_described_as_documented(client, headers, product)
     assert body["outcome"] == "Ok" and body["traceParent"]
     details = body["product"]
     assert list(details) == ["sku", "description", "productDimensions", "attributes", "printAreas", "variants"]
-    assert details["sku"] == product.sku
+    assert details["sku"] == product.sku.lower()  # echoed as requested, as the real service does
     assert details["description"] == product.description
     assert details["productDimensions"] == {
         "width": float(product.productDimensions.width), "height": float(product.productDimensions.height),

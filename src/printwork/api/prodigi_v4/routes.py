@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from printwork.api.context import AppContext
+from printwork.api.context import ORIGINAL_PATH, AppContext
 from printwork.api.prodigi_v4 import translate
 from printwork.api.prodigi_v4.errors import error_response
 from printwork.core.catalog.spine import spine_width_mm
@@ -174,7 +174,11 @@ async def get_order(request: Request) -> Response:
     owner = await authenticate(request)
     number = order_id_from_path(request.path_params["order_id"])
     ctx = context(request)
-    body = await ctx.read(orders.get_order, ctx.database, owner, number, translate.render_order, translate.RENDITION_FORMAT)
+    made: list[orders.Rendition] = []
+    body = await ctx.read(orders.get_order, ctx.database, owner, number, translate.render_order,
+                          translate.RENDITION_FORMAT, made)
+    if made:
+        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
     return envelope(request, "Ok", "order", body)
 
 
@@ -184,9 +188,12 @@ async def list_orders(request: Request) -> Response:
     query = translate.parse_list_query(request.query_params.multi_items(), failures)
     failures.raise_if_any()
     ctx = context(request)
+    made: list[orders.Rendition] = []
     bodies, has_more = await ctx.read(
-        orders.list_orders, ctx.database, owner, query, translate.render_order, translate.RENDITION_FORMAT
+        orders.list_orders, ctx.database, owner, query, translate.render_order, translate.RENDITION_FORMAT, made
     )
+    if made:
+        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
     next_url = b"null"
     if has_more:
         base = context(request).settings.public_base_url or str(request.base_url)
@@ -220,12 +227,18 @@ async def get_product(request: Request) -> Response:
     await authenticate(request)
     ctx = context(request)
     catalog = await ctx.read(ctx.catalog.current, ctx.database)
-    product = catalog.product(request.path_params["sku"])
+    # The SKU as sent, case and all: the real service echoes it, trailing space included (the
+    # official Postman collection sends `GLOBAL-CAN-10x10 `).
+    original = request.scope.get(ORIGINAL_PATH, "")
+    requested = original[len("/v4.0/products/"):] if original[:15].lower() == "/v4.0/products/" else request.path_params["sku"]
+    product = catalog.product(requested.strip())
     if product is None:
-        raise EntityNotFound(f"no product {request.path_params['sku']!r}")
+        raise EntityNotFound(f"no product {requested!r}")
     body = ctx.rendered_products.get(catalog.revision, product.sku)
     if body is None:
         body = ctx.rendered_products.put(catalog.revision, product.sku, orjson.dumps(translate.product_document(product)))
+    if requested != product.sku:
+        body = orjson.dumps({**orjson.loads(body), "sku": requested})
     return envelope(request, "Ok", "product", body)
 
 

@@ -47,7 +47,9 @@ from printwork.core.orders.renditions import Renditions
 from printwork.core.orders.rules import canonical_amount, check_country
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
-RENDITION_FORMAT = "prodigi_v4"
+# Stored renditions are kept per format name: a change to how an order is rendered must change
+# the revision, or stored renditions of the old shape would still be served (migration 0005).
+RENDITION_FORMAT = "prodigi_v4@2"
 
 # The list filter's `status` values and the stage each selects (INVENTORY A-10).
 LIST_STATUS_STAGES = {
@@ -272,11 +274,11 @@ def _cost(cost: Cost | None) -> dict | None:
 
 
 def _issue(issue: IssueView) -> dict:
-    document = {"objectId": issue.object_id, "errorCode": issue.error_code, "description": issue.description}
-    if issue.authorisation_url is not None:
-        document["authorisationDetails"] = {"authorisationUrl": issue.authorisation_url,
-                                            "paymentDetails": _cost(issue.payment)}
-    return document
+    # The real service sends authorisationDetails on every issue, null unless it is about payment.
+    details = None if issue.authorisation_url is None else {
+        "authorisationUrl": issue.authorisation_url, "paymentDetails": _cost(issue.payment)}
+    return {"objectId": issue.object_id, "errorCode": issue.error_code, "description": issue.description,
+            "authorisationDetails": details}
 
 
 def wire_stage(stage: str) -> str | None:
@@ -519,7 +521,7 @@ def _money(amount: Decimal, currency: str) -> dict:
 def quotes_document(result: QuoteResult, request: QuoteRequest) -> dict:
     currency = result.currency
     quotes = []
-    for allocation in result.allocations:
+    for allocation, item_ids in zip(result.allocations, result.item_ids):
         quotes.append({
             "shipmentMethod": allocation.method,
             "costSummary": {
@@ -531,13 +533,13 @@ def quotes_document(result: QuoteResult, request: QuoteRequest) -> dict:
                     "carrier": {"name": shipment.rate.carrier, "service": shipment.rate.service},
                     "fulfillmentLocation": {"countryCode": shipment.lab.country_code, "labCode": shipment.lab.code},
                     "cost": _money(shipment.cost, currency),
-                    "items": [result.item_ids[p] for p in shipment.positions],
+                    "items": [item_ids[p] for p in shipment.positions],
                 }
                 for shipment in allocation.shipments
             ],
             "items": [
                 {
-                    "id": result.item_ids[line.position],
+                    "id": item_ids[line.position],
                     "sku": line.sku,
                     "copies": line.copies,
                     "unitCost": _money(line.unit_cost, currency),

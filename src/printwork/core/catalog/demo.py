@@ -78,6 +78,10 @@ def _products() -> list[dict]:
     products.append(_flat("ART-PRI-HPG-20X28", "Hahnemühle Photo Rag giclée print, 20x28in", "fine-art-print", 20, 28, dpi=200))
     products.append(_flat("ART-FAP-CPP-6X6", "Fine art print on cotton photo paper, 6x6in", "fine-art-print", 6, 6))
     products += [_canvas(f"GLOBAL-CAN-{w}X{h}", w, h) for w, h in [(8, 10), (10, 10), (12, 16), (16, 20), (20, 30)]]
+    # The framed canvas the official Postman collection quotes (`GLOBAL-FRA-CAN-30x40`, wrap `black`).
+    framed_canvas = _canvas("GLOBAL-FRA-CAN-30X40", 11.81, 15.75)
+    framed_canvas["description"] = "Framed canvas in a floating frame, 30x40cm / 12x16\""
+    products.append(framed_canvas)
     frame_colours = {"color": ["Black", "White", "Natural", "Brown"]}
     products += [
         _flat(f"GLOBAL-CFPM-{w}X{h}", f"Classic frame with mount, {w}x{h}in", "framed-print", w, h, dpi=200,
@@ -133,7 +137,7 @@ _BASE_COST = {
                        "GLOBAL-FAP-16X24": "14.80", "GLOBAL-FAP-A4": "4.60", "GLOBAL-FAP-A3": "8.20",
                        "ART-PRI-HPG-20X28": "32.00", "ART-FAP-CPP-6X6": "3.40"},
     "canvas": {"GLOBAL-CAN-8X10": "11.20", "GLOBAL-CAN-10X10": "14.37", "GLOBAL-CAN-12X16": "18.90",
-               "GLOBAL-CAN-16X20": "24.50", "GLOBAL-CAN-20X30": "36.00"},
+               "GLOBAL-CAN-16X20": "24.50", "GLOBAL-CAN-20X30": "36.00", "GLOBAL-FRA-CAN-30X40": "48.00"},
     "framed-print": {"GLOBAL-CFPM-8X10": "18.00", "GLOBAL-CFPM-12X16": "27.50", "GLOBAL-CFPM-16X20": "36.40",
                      "GLOBAL-CFPM-20X28": "52.00"},
     "phone-case": {"GLOBAL-TECH-IP11P-FC-CP": "7.50", "GLOBAL-TECH-IP12-FC-CP": "7.50",

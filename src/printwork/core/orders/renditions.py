@@ -78,10 +78,10 @@ class Renditions:
                 body = kept[1] if kept is not None and kept[0] == version else render(views[order_id])
                 rows.append({"order_id": order_id, "format": fmt, "version": version, "body": body})
         if rows:
-            _upsert(session, rows)
+            store(session, rows)
 
 
-def _upsert(session: Session, rows: list[dict]) -> None:
+def store(session: Session, rows: list[dict]) -> None:
     """Insert or replace, but never with an older version than the one stored."""
     dialect = session.get_bind().dialect.name
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(renditions_t).values(rows)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from printwork.core.catalog.domain import Catalog
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.merchants.service import Owner, utcnow
-from printwork.core.orders import repository
+from printwork.core.orders import renditions, repository
 from printwork.core.orders.domain import (
     DETAIL_NOT_STARTED,
     ISSUE_ITEM_UNAVAILABLE,
@@ -253,30 +253,55 @@ def _insert(
     )
 
 
-def rendered_orders(session: Session, owner: Owner, order_ids: list[int], render: Renderer, fmt: str) -> dict[int, bytes]:
-    """The owner's orders among `order_ids`, rendered; stale or missing renditions are rendered afresh."""
+@dataclass(frozen=True)
+class Rendition:
+    """An order a read had to render itself (no current rendition was stored): worth keeping."""
+
+    order_id: int
+    version: int
+    body: bytes
+
+
+def rendered_orders(session: Session, owner: Owner, order_ids: list[int], render: Renderer, fmt: str,
+                    made: list[Rendition] | None = None) -> dict[int, bytes]:
+    """The owner's orders among `order_ids`, rendered; stale or missing renditions are rendered
+    afresh (and added to `made`, for the caller to `keep`)."""
     cached = repository.renditions_for(session, owner, order_ids, fmt)
     stale = [order_id for order_id, body in cached.items() if body is None]
     if stale:
         for order_id, view in repository.load_order_views(session, stale).items():
-            cached[order_id] = render(view)
+            cached[order_id] = body = render(view)
+            if made is not None:
+                made.append(Rendition(order_id, view.version, body))
     return cached  # type: ignore[return-value]
 
 
-def get_order(database: Database, owner: Owner, order_id: int, render: Renderer, fmt: str) -> bytes:
+def keep(database: Database, fmt: str, made: list[Rendition]) -> None:
+    """Store what reads rendered, in a transaction of its own; never over a newer rendition.
+
+    Every change stores its renditions as it commits, so reads render only orders whose
+    rendition was never made in this format (e.g. after an upgrade that changed the format)."""
+    with database.transaction() as session:
+        renditions.store(session, [{"order_id": r.order_id, "format": fmt, "version": r.version, "body": r.body}
+                                   for r in made])
+
+
+def get_order(database: Database, owner: Owner, order_id: int, render: Renderer, fmt: str,
+              made: list[Rendition] | None = None) -> bytes:
     exists, body = repository.fast_rendition(database, owner, order_id, fmt)
     if not exists:
         raise EntityNotFound(f"order {order_id} not found")
     if body is None:
         with database.read() as session:
-            body = rendered_orders(session, owner, [order_id], render, fmt).get(order_id)
+            body = rendered_orders(session, owner, [order_id], render, fmt, made).get(order_id)
         if body is None:  # deleted between the two reads
             raise EntityNotFound(f"order {order_id} not found")
     return body
 
 
 def list_orders(
-    database: Database, owner: Owner, query: OrderListQuery, render: Renderer, fmt: str
+    database: Database, owner: Owner, query: OrderListQuery, render: Renderer, fmt: str,
+    made: list[Rendition] | None = None,
 ) -> tuple[list[bytes], bool]:
     """One page of the owner's orders, newest first, and whether another page follows."""
     page = repository.fast_rendition_page(database, owner, query, fmt)
@@ -286,5 +311,5 @@ def list_orders(
     fresh: dict[int, bytes] = {}
     if stale:
         with database.read() as session:
-            fresh = rendered_orders(session, owner, stale, render, fmt)
+            fresh = rendered_orders(session, owner, stale, render, fmt, made)
     return [body if body is not None else fresh[order_id] for order_id, body in page if body is not None or order_id in fresh], has_more

@@ -33,7 +33,7 @@ class QuoteIssue:
 @dataclass
 class QuoteResult:
     currency: str
-    item_ids: list[str]
+    item_ids: list[list[str]]  # per quote, per requested item: each quote's items have ids of their own
     allocations: list[Allocation]
     issues: list[QuoteIssue] = field(default_factory=list)
 
@@ -69,4 +69,5 @@ def create_quotes(
         failures.raise_if_any()
     if country == "US":
         issues.append(QuoteIssue(US_SALES_TAX_WARNING, "Prices may be subject to US sales tax, which is not included."))
-    return QuoteResult(currency, [f"qit_{os.urandom(16).hex()}" for _ in request.items], allocations, issues)
+    item_ids = [[f"qit_{os.urandom(16).hex()}" for _ in request.items] for _ in allocations]
+    return QuoteResult(currency, item_ids, allocations, issues)
