@@ -133,7 +133,7 @@ def first_order_curl(base_url: str, key: str) -> str:
 
 
 def _start_embedded_worker(settings):
-    """`printwork worker` as a child process, niced, that ends when this process does."""
+    """`printwork worker` as a child process (its slow work niced) that ends when this process does."""
     import subprocess
 
     command = [sys.executable, "-m", "printwork", "worker", "--threads", str(settings.worker_threads),
