@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from printwork.core.orders.domain import OrderView
-from printwork.core.orders.repository import load_order_views, orders_t, renditions_t
+from printwork.core.orders import repository
+from printwork.core.orders.repository import load_order_views, orders_t
 
 Renderer = Callable[[OrderView], bytes]
 
@@ -78,16 +77,5 @@ class Renditions:
                 body = kept[1] if kept is not None and kept[0] == version else render(views[order_id])
                 rows.append({"order_id": order_id, "format": fmt, "version": version, "body": body})
         if rows:
-            store(session, rows)
+            repository.upsert_renditions(session, rows)
 
-
-def store(session: Session, rows: list[dict]) -> None:
-    """Insert or replace, but never with an older version than the one stored."""
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(renditions_t).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[renditions_t.c.order_id, renditions_t.c.format],
-        set_={"version": statement.excluded.version, "body": statement.excluded.body},
-        where=renditions_t.c.version < statement.excluded.version,
-    )
-    session.execute(statement)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Integer, and_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from printwork.core.merchants.models import Merchant
@@ -119,6 +121,18 @@ def store_rendition(raw: RawWriter, order_id: int, fmt: str, version: int, body:
         ),
         {"order_id": order_id, "format": fmt, "version": version, "body": body},
     )
+
+
+def upsert_renditions(session: Session, rows: list[dict]) -> None:
+    """Insert or replace, but never with an older version than the one stored."""
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(renditions_t).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[renditions_t.c.order_id, renditions_t.c.format],
+        set_={"version": statement.excluded.version, "body": statement.excluded.body},
+        where=renditions_t.c.version < statement.excluded.version,
+    )
+    session.execute(statement)
 
 
 def renditions_for(session: Session, owner: Owner, order_ids: Sequence[int], fmt: str) -> dict[int, bytes | None]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from printwork.core.catalog.domain import Catalog
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.merchants.service import Owner, utcnow
-from printwork.core.orders import renditions, repository
+from printwork.core.orders import repository
 from printwork.core.orders.domain import (
     DETAIL_NOT_STARTED,
     ISSUE_ITEM_UNAVAILABLE,
@@ -282,7 +282,7 @@ def keep(database: Database, fmt: str, made: list[Rendition]) -> None:
     Every change stores its renditions as it commits, so reads render only orders whose
     rendition was never made in this format (e.g. after an upgrade that changed the format)."""
     with database.transaction() as session:
-        renditions.store(session, [{"order_id": r.order_id, "format": fmt, "version": r.version, "body": r.body}
+        repository.upsert_renditions(session, [{"order_id": r.order_id, "format": fmt, "version": r.version, "body": r.body}
                                    for r in made])
 
 

@@ -22,17 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import orjson
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from printwork.core.assets import imaging, samples
-from printwork.core.assets.download import (
-    DownloadFailed,
-    DownloadLimits,
-    guarded_client,
-)
+from printwork.core.assets.download import DownloadFailed, DownloadLimits
 from printwork.core.assets.storage import (
     AssetStorage,
     original_key,
@@ -177,38 +172,23 @@ class ProcessRuntime:
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     # Downloads and pixel work run in processes this much lower in CPU priority than the jobs
     # (0: in the job's own thread). `printwork serve`'s worker sets it so that a backlog of
-    # image work yields the CPU to the API, while the short transactions that take the
-    # database's write lock keep the job's priority and so never hold requests up for long.
+    # image work yields the CPU to the API; the jobs' transactions, which take the database's
+    # write lock, keep the job's priority (a niced holder would hold the API's commits longer).
     slow_work_nice: int = 0
     slow_work_processes: int = 2
-    _client: httpx.Client | None = None
-    _client_lock: threading.Lock = field(default_factory=threading.Lock)
+    _slow_pool_lock: threading.Lock = field(default_factory=threading.Lock)
     _slow_pool: SlowWorkPool | None = None
-
-    @property
-    def client(self) -> httpx.Client:
-        """One connection pool for the process's job threads, made on first use."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = guarded_client(self.rules.download_limits, allow_private=self.rules.allow_private_urls)
-            return self._client
-
-    @property
-    def slow_in_processes(self) -> bool:
-        return self.slow_work_nice > 0
 
     def slowly(self, work: Callable[..., T], *args) -> T:
         """`work(*args)` (a function of slow_work.py) here, or in the low-priority processes."""
-        if not self.slow_in_processes:
+        if not self.slow_work_nice:
             return work(*args)
-        with self._client_lock:
+        with self._slow_pool_lock:
             if self._slow_pool is None:
                 self._slow_pool = SlowWorkPool(self.slow_work_nice, self.slow_work_processes)
         return self._slow_pool.run(work, *args)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
         if self._slow_pool is not None:
             self._slow_pool.close()
 
@@ -391,7 +371,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
         info = runtime.slowly(
             slow_work.fetch_original, asset.url, sample, asset.md5_hash, frozenset(accepted), scratch,
             runtime.storage, original_key(state.id, asset_id), runtime.rules.download_limits,
-            runtime.rules.allow_private_urls, None if runtime.slow_in_processes else runtime.client)
+            runtime.rules.allow_private_urls)
     except DownloadFailed as exc:
         failure, final = exc.reason, attempt >= DOWNLOAD_ATTEMPTS
     except imaging.UnusableImage as exc:

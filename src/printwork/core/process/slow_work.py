@@ -33,7 +33,8 @@ _clients_lock = threading.Lock()
 
 
 def _client_for(limits: DownloadLimits, allow_private: bool) -> httpx.Client:
-    """One guarded connection pool per process (a slow-work process makes its own)."""
+    """One guarded connection pool per process and rules, shared by its threads (a slow-work
+    process makes its own), made on first use."""
     with _clients_lock:
         client = _clients.get((limits, allow_private))
         if client is None:
@@ -42,15 +43,14 @@ def _client_for(limits: DownloadLimits, allow_private: bool) -> httpx.Client:
 
 
 def fetch_original(url: str, sample: Path | None, md5_hash: str | None, accepted: frozenset[str], scratch: Path,
-                   storage: AssetStorage, key: str, limits: DownloadLimits, allow_private: bool,
-                   client: httpx.Client | None = None) -> imaging.ImageInfo:
+                   storage: AssetStorage, key: str, limits: DownloadLimits, allow_private: bool) -> imaging.ImageInfo:
     """Download (or copy the shipped sample), check and store an original; raises DownloadFailed
     or imaging.UnusableImage."""
     if sample is not None:
         shutil.copyfile(sample, scratch)
         md5 = hashlib.md5(scratch.read_bytes()).hexdigest()
     else:
-        md5 = download(url, scratch, client or _client_for(limits, allow_private), limits).md5
+        md5 = download(url, scratch, _client_for(limits, allow_private), limits).md5
     if md5_hash and md5 != md5_hash.lower():
         raise DownloadFailed(f"the file's MD5 hash {md5} does not match the md5Hash given, {md5_hash}")
     found = imaging.inspect(scratch, accepted)
