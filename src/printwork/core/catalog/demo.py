@@ -104,7 +104,9 @@ def _products() -> list[dict]:
     ]:
         products.append(
             _flat(sku, description, "photobook", w, h,
-                  areas={"default": (True, _px(w, 300), _px(h, 300)), "spine": (binding == "hard", 150, _px(h, 300))},
+                  # The official collection orders a hardcover book with its "Default" asset alone (the
+                  # cover and its spine come in that file), so a separate spine picture is optional.
+                  areas={"default": (True, _px(w, 300), _px(h, 300)), "spine": (False, 150, _px(h, 300))},
                   spine={"minPages": pages[0], "maxPages": pages[1],
                          "coverAllowanceMm": "4" if binding == "hard" else "1",
                          "pageThicknessMm": "0.17",
