@@ -17,10 +17,11 @@ from tests.factories import tiny_catalog
 def cli(test_db, tmp_path):
     env = dict(os.environ, PRINTWORK_DATABASE_URL=test_db.url, PRINTWORK_DATA_DIR=str(tmp_path))
 
-    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def run(*args: str, stdin: str | None = None, check: bool = True,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "printwork.cli.main", *args],
-            env=env, capture_output=True, text=True, input=stdin, timeout=120,
+            env={**env, **(extra_env or {})}, capture_output=True, text=True, input=stdin, timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"printwork {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

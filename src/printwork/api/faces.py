@@ -16,6 +16,11 @@ def order_renditions() -> Renditions:
     return Renditions({v4.RENDITION_FORMAT: v4.render_order})
 
 
+def callback_announcer(public_base_url: str) -> Announcer:
+    """How callbacks are rendered, without keeping any database's renditions (test callbacks)."""
+    return v4.announcer(public_base_url, order_renditions())
+
+
 def wire(database: Database, public_base_url: str) -> Announcer:
     """Keep `database`'s order renditions current at every commit; the callbacks' announcer."""
     renditions = order_renditions()

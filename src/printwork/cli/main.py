@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from printwork.config import get_settings
 from printwork.core.catalog.document import CatalogDocumentError, parse_catalog_document
@@ -34,6 +34,8 @@ labs_app = typer.Typer(help="Labs' keys for the lab-facing API.", no_args_is_hel
 orders_app = typer.Typer(help="Move an order along by hand.", no_args_is_help=True)
 app.add_typer(labs_app, name="labs")
 app.add_typer(orders_app, name="orders")
+callbacks_app = typer.Typer(help="Callbacks: test a receiver, follow deliveries.", no_args_is_help=True)
+app.add_typer(callbacks_app, name="callbacks")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -441,6 +443,111 @@ def orders_release(order: Annotated[str, typer.Argument(help="The order id, ord_
     _order_command(order, lambda session, order_id, settings, announcer: controls.release_hold(
         session, order_id, CatalogCache().get(session), settings.resolved_public_base_url, announcer))
     err.print(f"{order}: released from its pause window.")
+
+
+@callbacks_app.command("send-test")
+def callbacks_send_test(
+    merchant: Annotated[str, typer.Argument(help="The merchant's name.")],
+    url: Annotated[str | None, typer.Option(help="Send here instead of the merchant's default callback URL.")] = None,
+) -> None:
+    """Send a signed sample of every kind of callback to a receiver and show what it answered.
+
+    The samples carry a made-up order, ord_0, never a real one; nothing is retried or logged."""
+    from printwork.api import faces
+    from printwork.core.callbacks.testing import callback_target, send_test_callbacks
+
+    _require_schema()
+    settings = get_settings()
+    database = _database()
+    try:
+        with database.transaction() as session:
+            target = callback_target(session, merchant, url)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    announcer = faces.callback_announcer(settings.resolved_public_base_url)
+    err.print(f"Sending {merchant}'s sample callbacks to {target.url}, signed with its secret "
+              f"(`printwork merchants callback-secret {merchant}`)…")
+    deliveries = send_test_callbacks(target, announcer, allow_private_urls=settings.allow_private_urls,
+                                     timeout=settings.callback_timeout_seconds)
+    table = _folding_table("Event type", "webhook-id", "Answer", "ms", "Body or error")
+    for delivery in deliveries:
+        sent = delivery.sent
+        answer = f"[green]{sent.status_code}[/green]" if sent.delivered else f"[red]{sent.status_code or '—'}[/red]"
+        detail = sent.error if sent.error and not sent.delivered else sent.answer.decode("utf-8", "replace")
+        table.add_row(delivery.event_type, delivery.event_id, answer, str(sent.duration_ms), detail.strip()[:120])
+    Console(soft_wrap=True).print(table)
+    refused = [d for d in deliveries if not d.sent.delivered]
+    if any("non-public address" in (d.sent.error or "") for d in refused):
+        err.print("Private and loopback addresses are refused unless PRINTWORK_ALLOW_PRIVATE_URLS=true "
+                  "(development only); real deliveries follow the same rule.")
+    if refused:
+        err.print(f"[red]{len(refused)} of {len(deliveries)} were not accepted (a 2xx answer).[/red]")
+        raise typer.Exit(1)
+    err.print(f"[green]All {len(deliveries)} accepted.[/green]")
+
+
+def _folding_table(*headers: str, title: str | None = None) -> Table:
+    """A table that folds long cells onto more lines rather than cutting them (ids must stay whole to copy)."""
+    return Table(*(Column(header, overflow="fold") for header in headers), title=title)
+
+
+def _deliveries_table(lines) -> Table:
+    table = _folding_table("Time", "Order", "Env", "Event type", "Status", "Tries", "Last answer", "ms",
+                           "Next try / error", title="Callbacks, newest first (Ctrl-C to stop)")
+    for line in lines:
+        last = line.last_attempt
+        status = {"Delivered": "[green]Delivered[/green]", "Failed": "[red]Failed[/red]"}.get(line.status, line.status)
+        answer = "—" if last is None else str(last.status_code or "no answer")
+        note = (last.error or "") if last is not None and line.status != "Delivered" else ""
+        if line.status == "Pending" and line.next_attempt_at is not None:
+            note = f"next {line.next_attempt_at:%H:%M:%S}" + (f"; {note}" if note else "")
+        table.add_row(f"{line.occurred_at:%Y-%m-%d %H:%M:%S}", f"ord_{line.order_id}", line.environment,
+                      line.event_type, status, str(line.attempts), answer,
+                      "" if last is None else str(last.duration_ms), note[:80])
+    return table
+
+
+@callbacks_app.command("tail")
+def callbacks_tail(
+    merchant: Annotated[str, typer.Argument(help="The merchant's name.")],
+    environment: Annotated[str | None, typer.Option(help="sandbox or live (default: both).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest callbacks to show.")] = 20,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Print the table once and stop.")] = False,
+) -> None:
+    """Follow a merchant's callback deliveries as they happen (status, tries, the receiver's answers)."""
+    from rich.live import Live
+
+    from printwork.core.callbacks.service import merchant_id_named, recent_deliveries
+
+    if environment not in (None, "sandbox", "live"):
+        err.print("[red]--environment is sandbox or live.[/red]")
+        raise typer.Exit(2)
+    _require_schema()
+    database = _database()
+    try:
+        with database.read() as session:
+            merchant_id = merchant_id_named(session, merchant)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    def table() -> Table:
+        with database.read() as session:
+            return _deliveries_table(recent_deliveries(session, merchant_id, environment=environment, limit=limit))
+
+    console = Console(soft_wrap=True)
+    if once:
+        console.print(table())
+        return
+    try:
+        with Live(table(), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(table(), refresh=True)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

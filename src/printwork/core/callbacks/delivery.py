@@ -87,6 +87,53 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+@dataclass(frozen=True)
+class Sent:
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    answer: bytes  # the start of the receiver's answer, for people reading a test delivery
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+ANSWER_KEPT = 512
+
+
+def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secret: str, timeout: float) -> Sent:
+    """POST one callback signed for Standard Webhooks receivers; never raises for the receiver's faults."""
+    started = time.perf_counter()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "User-Agent": "Printwork callbacks",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": Webhook(secret).sign(event_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()),
+    }
+    status_code, error, answer = None, None, b""
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            status_code = response.status_code
+            for chunk in response.iter_bytes():
+                answer += chunk
+                if len(answer) >= ANSWER_KEPT:
+                    break
+            if response.is_redirect:
+                error = f"redirected to {response.headers.get('location', '?')}; redirects are not followed"
+            elif not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+    except httpx.TimeoutException:
+        error = f"no answer within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        cause = exc.__cause__ or exc.__context__
+        error = f"could not deliver ({cause or exc or type(exc).__name__})"
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    return Sent(status_code, duration_ms, error, answer[:ANSWER_KEPT])
+
+
 class Deliverer:
     """Sends due callbacks; one per worker process (it keeps an HTTP connection pool)."""
 
@@ -166,31 +213,8 @@ class Deliverer:
 
     def _send(self, event: _Claimed) -> _Outcome:
         attempted_at = utcnow()
-        started = time.perf_counter()
-        payload = event.body.decode()
-        headers = {
-            "Content-Type": CONTENT_TYPE,
-            "User-Agent": "Printwork callbacks",
-            "webhook-id": event.public_id,
-            "webhook-timestamp": str(int(time.time())),
-        }
-        headers["webhook-signature"] = Webhook(event.secret).sign(
-            event.public_id, datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=UTC), payload)
-        status_code, error = None, None
-        try:
-            with self._client().stream("POST", event.url, content=event.body, headers=headers) as response:
-                status_code = response.status_code
-                if response.is_redirect:
-                    error = f"redirected to {response.headers.get('location', '?')}; redirects are not followed"
-                elif not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}"
-        except httpx.TimeoutException:
-            error = f"no answer within {self.rules.timeout:g} s"
-        except httpx.HTTPError as exc:
-            cause = exc.__cause__ or exc.__context__
-            error = f"could not deliver ({cause or exc or type(exc).__name__})"
-        duration_ms = round((time.perf_counter() - started) * 1000)
-        return _Outcome(event, attempted_at, status_code, duration_ms, error)
+        sent = post_signed(self._client(), event.url, event.public_id, event.body, event.secret, self.rules.timeout)
+        return _Outcome(event, attempted_at, sent.status_code, sent.duration_ms, sent.error)
 
     def _record(self, outcomes: list[_Outcome]) -> list[tuple[int, datetime]]:
         """One transaction for the whole batch: the attempts, then each event's new state."""

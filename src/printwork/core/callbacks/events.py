@@ -50,6 +50,26 @@ class Announcer:
     source: str  # e.g. https://printwork.example/v4.0/Orders/
 
 
+def new_event_id() -> str:
+    return f"evt_{secrets.token_hex(12)}"
+
+
+def event_body(announcer: Announcer, event_type: str, public_id: str, at, order_id: int, order_document) -> bytes:
+    """The CloudEvent as every attempt sends it; `order_document` is the order's rendition (bytes or Fragment)."""
+    if isinstance(order_document, bytes):
+        order_document = orjson.Fragment(order_document)
+    return orjson.dumps({
+        "specversion": "1.0",
+        "type": event_type,
+        "source": announcer.source,
+        "id": public_id,
+        "time": at.isoformat(timespec="microseconds") + "Z",
+        "datacontenttype": "application/json",
+        "subject": order_public_id(order_id),
+        "data": {"order": order_document},
+    })
+
+
 def _snapshot(session: Session, order_id: int):
     order = session.execute(
         select(orders_t.c.stage, orders_t.c.download_assets, orders_t.c.announced_json, orders_t.c.callback_url,
@@ -101,17 +121,8 @@ def announce(session: Session, order_id: int, announcer: Announcer | None) -> li
     now_time = utcnow()
     ids = []
     for event_type in types:
-        public_id = f"evt_{secrets.token_hex(12)}"
-        body = orjson.dumps({
-            "specversion": "1.0",
-            "type": event_type,
-            "source": announcer.source,
-            "id": public_id,
-            "time": now_time.isoformat(timespec="microseconds") + "Z",
-            "datacontenttype": "application/json",
-            "subject": order_public_id(order_id),
-            "data": {"order": order_document},
-        })
+        public_id = new_event_id()
+        body = event_body(announcer, event_type, public_id, now_time, order_id, order_document)
         ids.append(session.execute(insert(events_t).returning(events_t.c.id).values(
             public_id=public_id, order_id=order_id, event_type=event_type, occurred_at=now_time, url=url,
             body=body, status=PENDING, attempts=0, next_attempt_at=now_time,

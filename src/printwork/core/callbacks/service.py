@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from printwork.core.callbacks.delivery import attempts_t, redeliver
 from printwork.core.callbacks.events import events_t
-from printwork.core.errors import EntityNotFound
+from printwork.core.errors import CoreError, EntityNotFound
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner, ensure_signing_secret
 from printwork.core.orders.repository import orders_t
@@ -90,3 +90,48 @@ def callback_settings(session: Session, owner: Owner, default_callback_url: str 
     secret = ensure_signing_secret(session, owner.merchant_id)
     url = session.execute(select(Merchant.default_callback_url).where(Merchant.id == owner.merchant_id)).scalar_one()
     return CallbackSettings(url, secret)
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    """One callback as a person following deliveries sees it: the event and its latest attempt."""
+
+    event_id: int
+    public_id: str
+    order_id: int
+    environment: str
+    event_type: str
+    occurred_at: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt: AttemptView | None
+
+
+def merchant_id_named(session: Session, name: str) -> int:
+    merchant_id = session.execute(select(Merchant.id).where(Merchant.name == name)).scalar_one_or_none()
+    if merchant_id is None:
+        raise CoreError(f"no merchant named {name!r}")
+    return merchant_id
+
+
+def recent_deliveries(session: Session, merchant_id: int, *, environment: str | None = None,
+                      limit: int = 20) -> list[DeliveryLine]:
+    """The merchant's newest callbacks, newest first, each with its latest attempt."""
+    query = (select(events_t.c.id, events_t.c.public_id, events_t.c.order_id, orders_t.c.environment,
+                    events_t.c.event_type, events_t.c.occurred_at, events_t.c.status, events_t.c.attempts,
+                    events_t.c.next_attempt_at)
+             .join(orders_t, orders_t.c.id == events_t.c.order_id)
+             .where(orders_t.c.merchant_id == merchant_id).order_by(events_t.c.id.desc()).limit(limit))
+    if environment is not None:
+        query = query.where(orders_t.c.environment == environment)
+    rows = session.execute(query).all()
+    latest: dict[int, AttemptView] = {}
+    if rows:
+        newest = (select(attempts_t.c.event_id, func.max(attempts_t.c.id).label("id"))
+                  .where(attempts_t.c.event_id.in_([r.id for r in rows])).group_by(attempts_t.c.event_id).subquery())
+        for a in session.execute(select(attempts_t).join(newest, newest.c.id == attempts_t.c.id)).mappings():
+            latest[a["event_id"]] = AttemptView(a["attempted_at"], a["url"], a["status_code"], a["duration_ms"],
+                                                a["error"])
+    return [DeliveryLine(r.id, r.public_id, r.order_id, r.environment, r.event_type, r.occurred_at, r.status,
+                         r.attempts, r.next_attempt_at, latest.get(r.id)) for r in rows]
