@@ -141,3 +141,35 @@ def test_cancel_and_sandbox_controls_leave_current_renditions(probe, client, hea
     assert client.post(f"/v4.0/orders/{public}/actions/cancel", headers=headers).json()["outcome"] == "Cancelled"
     probe.check()
     assert probe.stages[-1][0] == "Cancelled"
+
+
+def test_the_state_a_step_hands_on_is_the_state_the_database_holds(monkeypatch, client, headers, catalog,
+                                                                    pipeline, image_server):
+    """The worker's steps pass the refreshed order on instead of reading it again inside their
+    write transaction; what they pass must be exactly what a read would find."""
+    from printwork.core.process import pipeline as pipeline_module
+    from printwork.core.process.state import load_state
+
+    original = pipeline_module.refresh_status
+    compared = []
+
+    def checked(session, order_id, announcer):
+        refreshed = original(session, order_id, announcer)
+        assert refreshed == load_state(session, order_id)
+        compared.append(refreshed.stage)
+        return refreshed
+
+    monkeypatch.setattr(pipeline_module, "refresh_status", checked)
+    ok = create(client, headers, order_body(f"{image_server.url}/photo.jpg"))
+    missing = create(client, headers, order_body(f"{image_server.url}/missing.jpg"))
+    rejected = create(client, headers, order_body(f"{image_server.url}/photo.jpg"))
+    assert client.post(f"/sandbox/v1/orders/ord_{rejected}/fail", json={"step": "labSubmission"},
+                       headers=headers).status_code == 200
+    for order_id in (ok, missing, rejected):
+        pipeline.run(order_id)
+    stages = {order_id: client.get(f"/v4.0/orders/ord_{order_id}", headers=headers).json()["order"]["status"]
+              for order_id in (ok, missing, rejected)}
+    assert stages[ok]["stage"] == "Complete"
+    assert stages[missing]["details"]["downloadAssets"] == "Error"
+    assert stages[rejected]["details"]["inProduction"] == "Error"
+    assert len(compared) >= 15

@@ -16,7 +16,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -241,13 +241,17 @@ def _claim(runtime: ProcessRuntime, order_id: int) -> str | None:
     return token if claimed else None
 
 
-def _settle(runtime: ProcessRuntime, session: Session, order_id: int, token: str) -> tuple[bool, datetime | None]:
+def _settle(runtime: ProcessRuntime, session: Session, order_id: int, token: str,
+            known: OrderState | None = None) -> tuple[bool, datetime | None]:
     """In the caller's (fenced) transaction: take every quick step now due, then let the order go
     with its next due time if nothing else is due now. (True, due) if released; (False, None) if
     a slow step is next. Folding the quick steps into the previous step's commit saves the worker
-    a transaction and an fsync each (bench/pipeline.py)."""
+    a transaction and an fsync each (bench/pipeline.py).
+
+    `known` is the order as the last write left it (refresh_status's answer), so that it is not
+    read again while this transaction holds the embedded database's one write lock."""
     for _ in range(100):
-        state = load_state(session, order_id)
+        state = known if known is not None else load_state(session, order_id)
         if state is None:
             return True, None
         action = next_action(state, utcnow(), runtime.rules.retention)
@@ -260,7 +264,7 @@ def _settle(runtime: ProcessRuntime, session: Session, order_id: int, token: str
             return True, due
         if not _is_quick(action):
             return False, None
-        _perform_quick(runtime, session, state, action)
+        known = _perform_quick(runtime, session, state, action)
     raise AssertionError(f"order {order_id}: quick steps did not settle")
 
 
@@ -290,17 +294,19 @@ def _is_quick(action) -> bool:
     return isinstance(action, Allocate | SubmitShipments | SandboxLabStep | ReleaseHold)
 
 
-def _perform_quick(runtime: ProcessRuntime, session: Session, state: OrderState, action) -> None:
+def _perform_quick(runtime: ProcessRuntime, session: Session, state: OrderState, action) -> OrderState | None:
+    """Take the step; the order as it now is when the step ends by refreshing it, else None."""
     match action:
         case Allocate():
-            _allocate(runtime, session, state)
+            return _allocate(runtime, session, state)
         case SubmitShipments():
-            _submit(runtime, session, state)
+            return _submit(runtime, session, state)
         case SandboxLabStep(shipment_id):
-            _sandbox_lab_step(runtime, session, state, shipment_id)
+            return _sandbox_lab_step(runtime, session, state, shipment_id)
         case ReleaseHold():
             start_fulfilment(session, state.id, runtime.catalogs.get(session), runtime.rules.public_base_url,
                              runtime.announcer)
+            return None
         case _:
             raise AssertionError(f"not a quick step: {action!r}")
 
@@ -319,12 +325,12 @@ def _perform_slow(runtime: ProcessRuntime, state: OrderState, action, token: str
 
 # --- status -------------------------------------------------------------------------------
 
-def refresh_status(session: Session, order_id: int, announcer: Announcer | None) -> None:
+def refresh_status(session: Session, order_id: int, announcer: Announcer | None) -> OrderState | None:
     """Re-derive what the merchant sees from assets and shipments; the order's version moves,
-    and any change callbacks are about is announced."""
+    and any change callbacks are about is announced. Returns the order as it now is."""
     state = load_state(session, order_id)
     if state is None:
-        return
+        return None
     derived = derive_status(state)
     session.execute(
         update(orders_t).where(orders_t.c.id == order_id).values(
@@ -342,7 +348,12 @@ def refresh_status(session: Session, order_id: int, announcer: Announcer | None)
         status = derived.item_statuses[item.id]
         if status != item.status:
             session.execute(update(items_t).where(items_t.c.id == item.id).values(status=status))
-    announce(session, order_id, announcer)
+    announce(session, order_id, announcer)  # writes only what callbacks last saw, not the state
+    return replace(
+        state, stage=derived.stage, download_assets=derived.download_assets,
+        print_ready_assets_prepared=derived.print_ready_assets_prepared, in_production=derived.in_production,
+        shipping=derived.shipping,
+        items=tuple(replace(item, status=derived.item_statuses[item.id]) for item in state.items))
 
 
 def _add_issue(session: Session, order_id: int, object_id: str, code: str, description: str, **extra) -> None:
@@ -411,9 +422,8 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
                 _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_DOWNLOADED,
                            f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
                            asset_id=asset_id)
-        if changed:
-            refresh_status(session, state.id, runtime.announcer)
-        return _settle(runtime, session, state.id, token)
+        refreshed = refresh_status(session, state.id, runtime.announcer) if changed else None
+        return _settle(runtime, session, state.id, token, refreshed)
 
 
 def _size_of(storage: AssetStorage, key: str) -> int | None:
@@ -426,7 +436,7 @@ def _size_of(storage: AssetStorage, key: str) -> int | None:
 
 # --- step 2: lab allocation ---------------------------------------------------------------
 
-def _allocate(runtime: ProcessRuntime, session: Session, state: OrderState) -> None:
+def _allocate(runtime: ProcessRuntime, session: Session, state: OrderState) -> OrderState | None:
     catalog = runtime.catalogs.get(session)
     try:
         with session.begin_nested():
@@ -438,7 +448,7 @@ def _allocate(runtime: ProcessRuntime, session: Session, state: OrderState) -> N
             _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_ALLOCATABLE,
                        f"No lab can now make SKU '{item.sku}' on item '{item_public_id(item.id)}' and ship it to "
                        f"the recipient by the order's shipping method.")
-    refresh_status(session, state.id, runtime.announcer)
+    return refresh_status(session, state.id, runtime.announcer)
 
 
 # --- step 3: print-ready files ------------------------------------------------------------
@@ -477,9 +487,8 @@ def _prepare(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: s
                 else f"{runtime.rules.public_base_url}/thumbnails/{thumbnail_token}.jpg",
             )
         ).rowcount
-        if changed:
-            refresh_status(session, state.id, runtime.announcer)
-        return _settle(runtime, session, state.id, token)
+        refreshed = refresh_status(session, state.id, runtime.announcer) if changed else None
+        return _settle(runtime, session, state.id, token, refreshed)
 
 
 def _print_area_pixels(runtime: ProcessRuntime, item, print_area: str) -> tuple[int, int]:
@@ -502,7 +511,7 @@ def _print_area_pixels(runtime: ProcessRuntime, item, print_area: str) -> tuple[
 
 # --- steps 4-6: lab submission, production, shipping --------------------------------------
 
-def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> None:
+def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> OrderState | None:
     now = utcnow()
     for shipment in state.shipments:
         if shipment.lab_stage != LAB_ALLOCATED:
@@ -521,10 +530,11 @@ def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> Non
             shipments_t.c.id == shipment.id, shipments_t.c.lab_stage == LAB_ALLOCATED,
         ).values(lab_stage=LAB_SUBMITTED, submitted_at=now,
                  lab_due_at=now + runtime.rules.sandbox_lab_delay if state.is_sandbox else None))
-    refresh_status(session, state.id, runtime.announcer)
+    return refresh_status(session, state.id, runtime.announcer)
 
 
-def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderState, shipment_id: int) -> None:
+def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderState,
+                      shipment_id: int) -> OrderState | None:
     """The simulated lab: Submitted -> InProduction -> Shipped, one step per delay."""
     now = utcnow()
     shipment = session.execute(select(shipments_t).where(shipments_t.c.id == shipment_id)).mappings().one()
@@ -535,8 +545,8 @@ def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderSta
         mark_shipped(session, shipment_id, now, tracking_number=number,
                      tracking_url=tracking_url(shipment["carrier"], number))
     else:
-        return
-    refresh_status(session, state.id, runtime.announcer)
+        return None
+    return refresh_status(session, state.id, runtime.announcer)
 
 
 def tracking_url(carrier: str, number: str) -> str:
