@@ -15,8 +15,9 @@ from standardwebhooks.webhooks import Webhook
 
 from printwork.api import faces
 from printwork.core.callbacks.delivery import Deliverer, DeliveryRules
-from printwork.core.callbacks.events import events_t
+from printwork.core.callbacks.events import DOWNLOADS_CHANGED, Announcer, RenderedEvent, events_t
 from printwork.core.merchants.service import utcnow
+from printwork.core.orders.repository import orders_t
 from tests.process.test_pipeline import order_body, prints_catalog
 
 
@@ -96,6 +97,54 @@ def secret_of(client, headers) -> str:
     response = client.get("/platform/v1/callbacks/settings", headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["signingSecret"]
+
+
+class PlainFace:
+    """A face of its own words: no CloudEvents, no download callbacks, stages as the core names them."""
+
+    def __init__(self, rendition_format: str) -> None:
+        self.rendition_format = rendition_format
+
+    def shown_stage(self, stage: str) -> str | None:
+        return stage
+
+    def render_event(self, change, context):
+        if change.kind == DOWNLOADS_CHANGED:
+            return None
+        return RenderedEvent(f"plain/{change.kind}/{change.value}", json.dumps({
+            "type": f"plain/{change.kind}/{change.value}", "order": context.order_id,
+            "environment": context.environment, "shipment": change.shipment_id}).encode())
+
+
+def test_an_orders_callbacks_are_rendered_by_the_face_it_came_through(client, headers, catalog, announcing,
+                                                                      image_server, receiver, deliverer, test_db):
+    wired = announcing.runtime.announcer
+    announcing.runtime.announcer = Announcer(wired.renditions, {
+        **wired.faces, "plain": PlainFace(next(iter(wired.faces.values())).rendition_format)})
+    placed = []
+    for face in ("plain", None):
+        body = {**order_body(f"{image_server.url}/photo.jpg"), "callbackUrl": receiver.url}
+        order_id = int(client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"][4:])
+        if face is not None:
+            with test_db.db.transaction() as session:
+                session.execute(update(orders_t).where(orders_t.c.id == order_id).values(face=face))
+        placed.append(order_id)
+    for order_id in placed:
+        announcing.run(order_id)
+    deliverer().deliver()
+    plain, v4 = ([json.loads(b) for _, b in receiver.received if json.loads(b).get("order", json.loads(b).get("subject"))
+                  in (n, f"ord_{n}")] for n in placed)
+    shipment = plain[0]["shipment"]
+    assert [e["type"] for e in plain] == ["plain/shipment/Processing", "plain/shipment/Shipped", "plain/stage/Complete"]
+    assert shipment.startswith("shp_") and plain[0]["environment"] == "sandbox"
+    assert [e["type"] for e in v4] == [
+        "com.prodigi.order.status.details.downloadAssets.changed#Complete",
+        "com.prodigi.order.shipments.changed#Processing",
+        "com.prodigi.order.shipments.changed#Shipped",
+        "com.prodigi.order.status.stage.changed#Complete",
+    ]
+    listed = client.get(f"/platform/v1/orders/ord_{placed[0]}/callbacks", headers=headers).json()["callbacks"]
+    assert [c["type"] for c in listed] == [e["type"] for e in plain]
 
 
 def test_every_step_is_called_back_as_a_signed_cloudevent(client, headers, catalog, announcing, image_server,

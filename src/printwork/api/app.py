@@ -1,8 +1,8 @@
 """create_app(): every API surface behind one ASGI entry point, one error renderer per surface.
 
-Requests under /v4.0/ go straight to that surface's Starlette router; everything else (docs,
-and later the dashboard and the older dialects) goes to a FastAPI app. FastAPI's middleware
-stack costs more per request than a v4 read does (bench/README.md), so the hot surface is
+A request goes straight to the router of the face that claims its path (HTTP_FACES: v4, then
+Printwork's own API); everything else (the docs) goes to a FastAPI app. FastAPI's middleware
+stack costs more per request than a v4 read does (bench/README.md), so the faces are
 dispatched before it.
 """
 
@@ -12,65 +12,65 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from printwork.api import faces
+from printwork.api import faces, outcome
 from printwork.api.context import ORIGINAL_PATH, AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.openapi import merged_into
 from printwork.api.platform import routes as platform
 from printwork.api.prodigi_v4 import routes as v4
-from printwork.api.prodigi_v4.errors import error_response
 from printwork.config import Settings, get_settings
-from printwork.core.errors import (
-    Conflict,
-    EntityNotFound,
-    Failure,
-    Forbidden,
-    ValidationFailed,
-)
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 from printwork.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
-V4_PREFIX = "/v4.0/"
 # The group committer's thread and the event loop share the GIL; with the default 5ms switch
 # interval a request that released the GIL can wait up to 5ms to get it back.
 SWITCH_INTERVAL = float(os.environ.get("PRINTWORK_SWITCH_INTERVAL", "0.0005"))
 
 
-def v4_error(exc: Exception, trace: str):
-    """The v4 rendering of every error a v4 request can end in."""
-    if isinstance(exc, ValidationFailed):
-        return error_response("ValidationFailed", 400, trace, failures=exc.failures)
-    if isinstance(exc, EntityNotFound):
-        return error_response("EntityNotFound", 404, trace)
-    if isinstance(exc, Forbidden):
-        return error_response("Forbidden", 403, trace, message=str(exc))
-    if isinstance(exc, Conflict):
-        return error_response("Conflict", 409, trace, message=str(exc))
-    if isinstance(exc, v4.NotAuthenticated):
-        return error_response("NotAuthenticated", 401, trace)
-    if isinstance(exc, v4.InvalidContentType):
-        return error_response("InvalidContentType", 415, trace)
-    if isinstance(exc, v4.BodyTooLarge):
-        failures = {"body": [Failure("TooLarge", exc.size)]}
-        return error_response("ValidationFailed", 413, trace, failures=failures,
-                              message="The request body is larger than this server accepts.")
-    if isinstance(exc, HTTPException):
-        if exc.status_code == 404:
-            return error_response("EndpointDoesNotExist", 404, trace)
-        if exc.status_code == 405:
-            return error_response("MethodNotAllowed", 405, trace)
-    return None
+@dataclass(frozen=True)
+class HttpFace:
+    """One API surface: which paths are its own, its routes, and how it answers errors."""
+
+    name: str
+    # The path as the face's routes match it, or None when the path is not this face's.
+    claim: Callable[[str], str | None]
+    routes: list
+    # Any error a request ended in, as the face documents it; None: not one it knows (then 500).
+    render_error: Callable[[Exception, str], Response | None]
+    internal_error: Callable[[str], Response]
+
+
+def _claim_v4(path: str) -> str | None:
+    if path[:6].lower() != "/v4.0/":
+        return None
+    # v4 paths are case-insensitive (INVENTORY A-07), and the real service answers
+    # `/v4.0/Orders/` as `/v4.0/Orders` (many clients would not follow a redirect of a POST).
+    return path.lower().rstrip("/") if len(path) > 6 else path.lower()
+
+
+def _claim_platform(path: str) -> str | None:
+    return path if path.startswith(platform.PREFIXES) else None
+
+
+# The one place where faces are wired, tried in this order; what none claims (the docs) goes to
+# FastAPI. The orders a face places are rendered by its entry in faces.ORDER_FACES.
+HTTP_FACES = (
+    HttpFace("prodigi_v4", _claim_v4, v4.routes, outcome.render_error, outcome.internal_error),
+    HttpFace("platform", _claim_platform, platform.routes, outcome.render_error, outcome.internal_error),
+)
 
 
 class Printwork:
@@ -80,8 +80,7 @@ class Printwork:
         self.context = context
         self.fastapi = fastapi_app
         self.state = fastapi_app.state
-        self.v4 = Dispatcher(v4.routes)
-        self.platform = Dispatcher(platform.routes)
+        self.faces = [(face, Dispatcher(face.routes)) for face in HTTP_FACES]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,17 +104,15 @@ class Printwork:
             await send(message)
 
         path = scope["path"]
-        if path[:6].lower() == V4_PREFIX:
-            scope[ORIGINAL_PATH] = path
-            # v4 paths are case-insensitive (INVENTORY A-07), and the real service answers
-            # `/v4.0/Orders/` as `/v4.0/Orders` (many clients would not follow a redirect of a POST).
-            scope["path"] = path = path.lower().rstrip("/") if len(path) > len(V4_PREFIX) else path.lower()
-            dispatcher = self.v4
-        elif path.startswith(platform.PREFIXES):
-            dispatcher = self.platform
+        for face, dispatcher in self.faces:
+            routed = face.claim(path)
+            if routed is not None:
+                break
         else:
             await self.fastapi(scope, receive, send_with_trace)
             return
+        scope[ORIGINAL_PATH] = path
+        scope["path"] = path = routed
         scope["app"] = self.fastapi  # handlers find the context here
         try:
             endpoint, path_params = dispatcher.match(scope["method"], path)
@@ -130,10 +127,10 @@ class Printwork:
         except Exception as exc:
             if started:
                 raise
-            response = v4_error(exc, trace)
+            response = face.render_error(exc, trace)
             if response is None:
                 log.exception("unhandled error on %s %s (%s)", scope.get("method"), path, trace)
-                response = error_response("InternalServerError", 500, trace)
+                response = face.internal_error(trace)
             await response(scope, receive, send_with_trace)
             return
         await send_plain(response, send, header)
@@ -149,7 +146,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     jobs = JobQueue(settings, database, announcer)
     committer = GroupCommitter(database, max_batch=settings.write_batch_max, after_commit=jobs.orders_due,
                                threads=settings.database_write_threads)
-    context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs, announcer=announcer)
+    context = AppContext(settings=settings, database=database, committer=committer, jobs=jobs, announcer=announcer,
+                         controls_order_face=faces.ORDER_FACES[faces.DEFAULT_FACE])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,9 @@ from printwork.core.merchants.service import Owner, hash_key, owner_for_key
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 from printwork.jobs import JobQueue
+
+if TYPE_CHECKING:
+    from printwork.api.faces import OrderFace
 
 T = TypeVar("T")
 
@@ -83,6 +86,8 @@ class AppContext:
     committer: GroupCommitter
     jobs: JobQueue
     announcer: Announcer
+    # How Printwork's own sandbox controls show the order they moved (api/faces.py).
+    controls_order_face: OrderFace
     catalog: CatalogCache = field(default_factory=CatalogCache)
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)

@@ -465,10 +465,10 @@ def callbacks_send_test(
     except CoreError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    announcer = faces.callback_announcer(settings.resolved_public_base_url)
+    face, render_order = faces.callback_rendering(settings.resolved_public_base_url)
     err.print(f"Sending {merchant}'s sample callbacks to {target.url}, signed with its secret "
               f"(`printwork merchants callback-secret {merchant}`)…")
-    deliveries = send_test_callbacks(target, announcer, allow_private_urls=settings.allow_private_urls,
+    deliveries = send_test_callbacks(target, face, render_order, allow_private_urls=settings.allow_private_urls,
                                      timeout=settings.callback_timeout_seconds)
     table = _folding_table("Event type", "webhook-id", "Answer", "ms", "Body or error")
     for delivery in deliveries:

@@ -1,7 +1,8 @@
 """Printwork's own endpoints beside the Prodigi surface: thumbnails, sandbox controls, the lab API.
 
-Errors use the v4 error shape (outcome, statusText, traceParent), so a client that already
-parses Prodigi errors parses these too.
+Answers and errors have the outcome shape v4 has (api/outcome.py: outcome, statusText,
+traceParent), so a client that already parses Prodigi errors parses these too; orders are shown
+as v4 shows them.
 """
 
 from __future__ import annotations
@@ -15,16 +16,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from printwork.api.prodigi_v4 import translate
-from printwork.api.prodigi_v4.routes import (
-    JSON,
-    NotAuthenticated,
-    authenticate,
-    context,
-    envelope,
-    json_body,
-    order_id_from_path,
-)
+from printwork.api.http import JSON, NotAuthenticated, authenticate, context, json_body, order_id_from_path
+from printwork.api.outcome import envelope
 from printwork.core.assets import samples
 from printwork.core.assets.storage import (
     LocalStorage,
@@ -89,8 +82,8 @@ async def sample_picture(request: Request) -> Response:
 
 async def _order_response(request: Request, owner, order_id: int, status_code: int = 200) -> Response:
     ctx = context(request)
-    body = await ctx.read(orders.get_order, ctx.database, owner, order_id, translate.render_order,
-                          translate.RENDITION_FORMAT)
+    face = ctx.controls_order_face
+    body = await ctx.read(orders.get_order, ctx.database, owner, order_id, face.render_order, face.rendition_format)
     response = envelope(request, "Ok", "order", body)
     response.status_code = status_code
     return response

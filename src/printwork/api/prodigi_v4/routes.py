@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from printwork.api.context import ORIGINAL_PATH, AppContext
+from printwork.api.context import ORIGINAL_PATH
+from printwork.api.http import JSON, authenticate, context, json_body, order_id_from_path, trace_parent
+from printwork.api.outcome import envelope, error_response
 from printwork.api.prodigi_v4 import translate
-from printwork.api.prodigi_v4.errors import error_response
 from printwork.core.catalog.spine import spine_width_mm
 from printwork.core.errors import (
     EntityNotFound,
@@ -31,99 +32,7 @@ from printwork.db import Writes
 
 FAULTS_BY_LOWER = {fault.lower(): fault for fault in FAULTS}
 
-JSON = "application/json"
 T = TypeVar("T")
-
-
-class NotAuthenticated(Exception):
-    pass
-
-
-class InvalidContentType(Exception):
-    pass
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-
-def context(request: Request) -> AppContext:
-    return request.app.state.context
-
-
-async def authenticate(request: Request) -> Owner:
-    key = request.headers.get("x-api-key")
-    if not key:
-        raise NotAuthenticated()
-    key = key.strip()
-    ctx = context(request)
-    owner = ctx.keys.cached(key)
-    if owner is None:
-        owner = await ctx.read(ctx.keys.look_up, ctx.database, key)
-    if owner is None:
-        raise NotAuthenticated()
-    return owner
-
-
-def trace_parent(request: Request) -> bytes:
-    return request.scope["state"]["trace_parent"].encode()
-
-
-def envelope(request: Request, outcome: str, key: str, body: bytes, **more: bytes) -> Response:
-    """`{"outcome":…,"<key>":<already-rendered JSON>,…,"traceParent":…}` without re-serialising."""
-    extra = b"".join(b',"%s":%s' % (name.encode(), value) for name, value in more.items())
-    content = b'{"outcome":"%s","%s":%s%s,"traceParent":"%s"}' % (
-        outcome.encode(),
-        key.encode(),
-        body,
-        extra,
-        trace_parent(request),
-    )
-    return Response(content, media_type=JSON)
-
-
-async def json_body(request: Request) -> Any:
-    """The request's JSON body, or None when it is empty (INVENTORY A-24).
-
-    JSON media types are accepted, and so is a missing or form Content-Type when the body is
-    JSON, as the documents' own curl examples send; anything else is 415.
-    """
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    is_json = media_type == JSON or media_type.endswith("+json")
-    body = await _read_capped(request, context(request).settings.max_request_bytes)
-    if not body.strip():
-        return None
-    if not is_json and media_type not in ("", "application/x-www-form-urlencoded"):
-        raise InvalidContentType()
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ValidationFailed({"body": [Failure("MalformedJson", None)]}) from None
-
-
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(size)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def order_id_from_path(raw: str) -> int:
-    order_id = parse_order_id(raw)
-    if order_id is None:
-        failures = FailureCollector()
-        failures.add("orderId", "InvalidOrderId", raw)
-        failures.raise_if_any()
-    return order_id  # type: ignore[return-value]
 
 
 async def parsed_body(request: Request, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
@@ -164,10 +73,11 @@ async def create_order(request: Request) -> Response:
         return orders.place_order(
             writes, owner, new_order, ctx.catalog.for_writes(writes), failures,
             translate.render_order, translate.RENDITION_FORMAT, ctx.settings.resolved_public_base_url, sandbox_fault,
+            face=translate.FACE,
         )
 
     placed = await ctx.committer.run(place)
-    return envelope(request, placed.outcome, "order", placed.body)
+    return envelope(request, translate.OUTCOMES[placed.outcome], "order", placed.body)
 
 
 async def get_order(request: Request) -> Response:
@@ -260,7 +170,7 @@ async def spine(request: Request) -> Response:
 
 
 def _action_response(request: Request, action: actions.ActionResult, body: bytes, **extra: bytes) -> Response:
-    return envelope(request, action.outcome, "order", body, **extra)
+    return envelope(request, translate.OUTCOMES[action.outcome], "order", body, **extra)
 
 
 async def _act(request: Request, owner: Owner, order_id: int, act: Callable[[Session], T]) -> tuple[T, bytes]:
@@ -316,9 +226,6 @@ async def update_shipping_method(request: Request) -> Response:
                             shippingUpdateResults=results)
 
 
-RECIPIENT_RESULT = {"Updated": "completed", "PartiallyUpdated": "partiallyComplete", "FailedToUpdate": "failed"}
-
-
 async def update_recipient(request: Request) -> Response:
     ctx = context(request)
     result, body = await _update(request, translate.parse_recipient_update, lambda s, owner, order_id, recipient:
@@ -326,8 +233,8 @@ async def update_recipient(request: Request) -> Response:
                                                           ctx.announcer))
     results = orjson.dumps(translate.shipment_results(result.shipments))
     extra = {"shipmentUpdateResults": results, "shipmentResult": results}
-    if result.outcome in RECIPIENT_RESULT:
-        extra["result"] = orjson.dumps(RECIPIENT_RESULT[result.outcome])
+    if result.outcome in translate.RECIPIENT_RESULTS:
+        extra["result"] = orjson.dumps(translate.RECIPIENT_RESULTS[result.outcome])
     return _action_response(request, result, body, **extra)
 
 

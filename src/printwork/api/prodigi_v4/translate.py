@@ -6,6 +6,7 @@ Reading is liberal (INVENTORY §4): property names in any case, enum values in a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,8 @@ from urllib.parse import urlencode
 
 import orjson
 
-from printwork.core.callbacks.events import Announcer
+from printwork.core.callbacks.events import (
+    DOWNLOADS_CHANGED, SHIPMENT_CHANGED, STAGE_CHANGED, EventContext, OrderChange, RenderedEvent)
 from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER, Product
 from printwork.core.errors import FailureCollector
 from printwork.core.orders.actions import Availability, ShipmentResult
@@ -34,6 +36,7 @@ from printwork.core.orders.domain import (
     NewOrder,
     OrderListQuery,
     OrderView,
+    Outcome,
     Recipient,
     asset_public_id,
     charge_item_public_id,
@@ -43,13 +46,30 @@ from printwork.core.orders.domain import (
     parse_order_id,
     shipment_public_id,
 )
-from printwork.core.orders.renditions import Renditions
 from printwork.core.orders.rules import canonical_amount, check_country
 from printwork.core.quotes.service import QuoteRequest, QuoteResult
 
 # Stored renditions are kept per format name: a change to how an order is rendered must change
 # the revision, or stored renditions of the old shape would still be served (migration 0005).
 RENDITION_FORMAT = "prodigi_v4@2"
+# The name orders placed through this face remember (orders.face).
+FACE = "prodigi_v4"
+
+OUTCOMES = {
+    Outcome.CREATED: "Created",
+    Outcome.CREATED_WITH_ISSUES: "CreatedWithIssues",
+    Outcome.ALREADY_EXISTS: "AlreadyExists",
+    Outcome.ON_HOLD: "OnHold",
+    Outcome.CANCELLED: "Cancelled",
+    Outcome.FAILED_TO_CANCEL: "FailedToCancel",
+    Outcome.ACTION_NOT_AVAILABLE: "ActionNotAvailable",
+    Outcome.UPDATED: "Updated",
+    Outcome.PARTIALLY_UPDATED: "PartiallyUpdated",
+    Outcome.FAILED_TO_UPDATE: "FailedToUpdate",
+}
+# updateRecipient's `result` (A-05).
+RECIPIENT_RESULTS = {
+    Outcome.UPDATED: "completed", Outcome.PARTIALLY_UPDATED: "partiallyComplete", Outcome.FAILED_TO_UPDATE: "failed"}
 
 # The list filter's `status` values and the stage each selects (INVENTORY A-10).
 LIST_STATUS_STAGES = {
@@ -598,10 +618,40 @@ def parse_spine_request(raw: Any, failures: FailureCollector) -> tuple[str | Non
     return sku, country, pages
 
 
-def announcer(public_base_url: str, renditions: Renditions) -> Announcer:
-    """Callbacks carry the order exactly as GET /v4.0/orders/{id} shows it (INVENTORY A-19)."""
-    return Announcer(renditions=renditions, rendition_format=RENDITION_FORMAT, shown_stage=wire_stage,
-                     source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
+# CloudEvent types by what changed; the value (a stage, a status) is appended (INVENTORY A-19).
+EVENT_TYPE_PREFIXES = {
+    STAGE_CHANGED: "com.prodigi.order.status.stage.changed#",
+    DOWNLOADS_CHANGED: "com.prodigi.order.status.details.downloadAssets.changed#",
+    SHIPMENT_CHANGED: "com.prodigi.order.shipments.changed#",
+}
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """Callbacks carry the order exactly as GET /v4.0/orders/{id} shows it, in a CloudEvent (A-19)."""
+
+    source: str  # e.g. https://printwork.example/v4.0/Orders/
+    rendition_format: str = RENDITION_FORMAT
+
+    def shown_stage(self, stage: str) -> str | None:
+        return wire_stage(stage)
+
+    def render_event(self, change: OrderChange, context: EventContext) -> RenderedEvent:
+        event_type = EVENT_TYPE_PREFIXES[change.kind] + change.value
+        return RenderedEvent(event_type, orjson.dumps({
+            "specversion": "1.0",
+            "type": event_type,
+            "source": self.source,
+            "id": context.event_id,
+            "time": context.at.isoformat(timespec="microseconds") + "Z",
+            "datacontenttype": "application/json",
+            "subject": order_public_id(context.order_id),
+            "data": {"order": orjson.Fragment(context.order_document)},
+        }))
+
+
+def callbacks(public_base_url: str) -> Callbacks:
+    return Callbacks(source=f"{public_base_url.rstrip('/')}/v4.0/Orders/")
 
 
 def parse_shipping_method_update(raw: Any, failures: FailureCollector) -> str | None:

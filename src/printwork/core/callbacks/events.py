@@ -2,17 +2,22 @@
 
 Any code that changes an order calls `announce` in the same transaction. It compares what a
 merchant can see that callbacks are about (the stage, the downloads' completion, each
-shipment's status, tracking, lab and carrier) with what was last announced, and writes one CloudEvent per
-difference, each carrying the whole order as it is at that moment. Writing the events in the
-changing transaction is what makes delivery at-least-once: if the change commits, so do its
-events, and the delivery jobs find them.
+shipment's status, tracking, lab and carrier) with what was last announced, and writes one event
+per difference that the order's face announces, each carrying the whole order as that face
+renders it at that moment. Writing the events in the changing transaction is what makes
+delivery at-least-once: if the change commits, so do its events, and the delivery jobs find them.
+
+What an event is called and how its body looks is the face's business (CallbackFace); the core
+only says what changed.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import orjson
 from sqlalchemy import insert, select, update
@@ -21,15 +26,16 @@ from sqlalchemy.orm import Session
 from printwork.core.callbacks.models import OrderEvent
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
-from printwork.core.orders.domain import order_public_id, shipment_public_id
+from printwork.core.orders.domain import shipment_public_id
 from printwork.core.orders.renditions import Renditions
 from printwork.core.orders.repository import orders_t, shipments_t
 
 events_t = OrderEvent.__table__
 
-STAGE_CHANGED = "com.prodigi.order.status.stage.changed#"
-DOWNLOADS_CHANGED = "com.prodigi.order.status.details.downloadAssets.changed#"
-SHIPMENT_CHANGED = "com.prodigi.order.shipments.changed#"
+# What changed, as OrderChange.kind.
+STAGE_CHANGED = "stage"  # value: the stage as the order's face shows it
+DOWNLOADS_CHANGED = "downloads"  # value: Complete or Error
+SHIPMENT_CHANGED = "shipment"  # value: the shipment's status; shipment_id says which
 
 PENDING = "Pending"
 DELIVERED = "Delivered"
@@ -41,39 +47,63 @@ NEW_EVENTS = "printwork.new_events"
 
 
 @dataclass(frozen=True)
+class OrderChange:
+    kind: str  # STAGE_CHANGED, DOWNLOADS_CHANGED or SHIPMENT_CHANGED
+    value: str
+    shipment_id: str | None = None  # the shipment's public id, for SHIPMENT_CHANGED
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """Everything about the order an event is rendered from, besides the change itself."""
+
+    event_id: str
+    at: datetime
+    order_id: int
+    environment: str
+    order_document: bytes  # the order in the face's rendition
+
+
+@dataclass(frozen=True)
+class RenderedEvent:
+    event_type: str  # as the delivery log lists it
+    body: bytes  # as every attempt sends it
+
+
+class CallbackFace(Protocol):
+    """How one API face tells its merchants about their orders."""
+
+    rendition_format: str  # the face's stored rendition, which its events carry
+
+    def shown_stage(self, stage: str) -> str | None:
+        """The stage as this face's merchants see it; None while it shows none (e.g. paused)."""
+
+    def render_event(self, change: OrderChange, context: EventContext) -> RenderedEvent | None:
+        """The callback for `change`; None when this face does not announce such a change."""
+
+
+@dataclass(frozen=True)
 class Announcer:
-    """How events are written: the order in a face's stored rendition, and the events' `source`."""
+    """The faces' callbacks, by the face name orders remember, and the renditions they carry."""
 
     renditions: Renditions
-    rendition_format: str  # the face whose rendition of the order the events carry
-    shown_stage: Callable[[str], str | None]  # the stage as merchants see it (None: not shown)
-    source: str  # e.g. https://printwork.example/v4.0/Orders/
+    faces: Mapping[str, CallbackFace]
+
+    def face(self, name: str) -> CallbackFace:
+        try:
+            return self.faces[name]
+        except KeyError:
+            raise LookupError(f"no callback face registered for orders placed through {name!r}") from None
 
 
 def new_event_id() -> str:
     return f"evt_{secrets.token_hex(12)}"
 
 
-def event_body(announcer: Announcer, event_type: str, public_id: str, at, order_id: int, order_document) -> bytes:
-    """The CloudEvent as every attempt sends it; `order_document` is the order's rendition (bytes or Fragment)."""
-    if isinstance(order_document, bytes):
-        order_document = orjson.Fragment(order_document)
-    return orjson.dumps({
-        "specversion": "1.0",
-        "type": event_type,
-        "source": announcer.source,
-        "id": public_id,
-        "time": at.isoformat(timespec="microseconds") + "Z",
-        "datacontenttype": "application/json",
-        "subject": order_public_id(order_id),
-        "data": {"order": order_document},
-    })
-
-
 def _snapshot(session: Session, order_id: int):
     order = session.execute(
         select(orders_t.c.stage, orders_t.c.download_assets, orders_t.c.announced_json, orders_t.c.callback_url,
-               Merchant.default_callback_url)
+               orders_t.c.face, orders_t.c.environment, Merchant.default_callback_url)
         .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)
     ).one_or_none()
     if order is None:
@@ -84,7 +114,7 @@ def _snapshot(session: Session, order_id: int):
                                         shipments_t.c.lab_code, shipments_t.c.carrier, shipments_t.c.service)
                                  .where(shipments_t.c.order_id == order_id).order_by(shipments_t.c.id))
     }
-    current = {"stage": order.stage, "downloadAssets": order.download_assets, "shipments": shipments}
+    current = {"stage": order.stage, "downloads": order.download_assets, "shipments": shipments}
     return order, current
 
 
@@ -102,30 +132,35 @@ def announce(session: Session, order_id: int, announcer: Announcer | None) -> li
                     .values(announced_json=orjson.dumps(current).decode()))
     if previous is None:
         return []  # the order was just placed: creation is not announced (documents, step 1)
-    types: list[str] = []
-    if current["downloadAssets"] != previous["downloadAssets"] and current["downloadAssets"] in ("Complete", "Error"):
-        types.append(DOWNLOADS_CHANGED + current["downloadAssets"])
+    if "downloadAssets" in previous:  # the key's name before faces had their own words
+        previous["downloads"] = previous.pop("downloadAssets")
+    face = announcer.face(order.face)
+    changes: list[OrderChange] = []
+    if current["downloads"] != previous["downloads"] and current["downloads"] in ("Complete", "Error"):
+        changes.append(OrderChange(DOWNLOADS_CHANGED, current["downloads"]))
     for shipment_id, now in current["shipments"].items():
         if previous["shipments"].get(shipment_id) != now:
-            types.append(SHIPMENT_CHANGED + now[0])
+            changes.append(OrderChange(SHIPMENT_CHANGED, now[0], shipment_id))
     # Stages are compared as merchants see them: a paused order shows none, and the end of a
     # payment wait is no change for them.
-    shown_now, shown_before = announcer.shown_stage(current["stage"]), announcer.shown_stage(previous["stage"])
+    shown_now, shown_before = face.shown_stage(current["stage"]), face.shown_stage(previous["stage"])
     if shown_now != shown_before and shown_now is not None:
-        types.append(STAGE_CHANGED + shown_now)
+        changes.append(OrderChange(STAGE_CHANGED, shown_now))
     url = order.callback_url or order.default_callback_url
-    if not types or not url:
+    if not changes or not url:
         return []
     # The rendition readers get too: rendered once for this version, stored at commit.
-    order_document = orjson.Fragment(announcer.renditions.current(session, order_id, announcer.rendition_format))
+    order_document = announcer.renditions.current(session, order_id, face.rendition_format)
     now_time = utcnow()
     ids = []
-    for event_type in types:
+    for change in changes:
         public_id = new_event_id()
-        body = event_body(announcer, event_type, public_id, now_time, order_id, order_document)
+        event = face.render_event(change, EventContext(public_id, now_time, order_id, order.environment, order_document))
+        if event is None:
+            continue
         ids.append(session.execute(insert(events_t).returning(events_t.c.id).values(
-            public_id=public_id, order_id=order_id, event_type=event_type, occurred_at=now_time, url=url,
-            body=body, status=PENDING, attempts=0, next_attempt_at=now_time,
+            public_id=public_id, order_id=order_id, event_type=event.event_type, occurred_at=now_time, url=url,
+            body=event.body, status=PENDING, attempts=0, next_attempt_at=now_time,
         )).scalar_one())
     session.info.setdefault(NEW_EVENTS, []).extend(ids)
     return ids

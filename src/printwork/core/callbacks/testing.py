@@ -9,6 +9,7 @@ the person who asked, so they can see what their receiver did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,13 +19,13 @@ from sqlalchemy.orm import Session
 from printwork.core.assets.download import DownloadLimits, guarded_client
 from printwork.core.callbacks.delivery import Sent, post_signed
 from printwork.core.callbacks.events import (
-    DOWNLOADS_CHANGED, SHIPMENT_CHANGED, STAGE_CHANGED, Announcer, event_body, new_event_id)
+    DOWNLOADS_CHANGED, SHIPMENT_CHANGED, STAGE_CHANGED, CallbackFace, EventContext, OrderChange, new_event_id)
 from printwork.core.errors import CoreError
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import ensure_signing_secret, utcnow
 from printwork.core.orders.domain import (
     STAGE_CANCELLED, STAGE_COMPLETE, STAGE_IN_PROGRESS, Address, AssetView, ChargeItemView, ChargeView, Cost,
-    IssueView, ItemView, OrderView, Recipient, ShipmentView, StatusDetails)
+    IssueView, ItemView, OrderView, Recipient, ShipmentView, StatusDetails, shipment_public_id)
 from printwork.core.process.state import (
     ASSET_COMPLETE, ASSET_ERROR, ASSET_IN_PROGRESS, COMPLETE, ERROR, IN_PROGRESS, ITEM_NOT_YET_DOWNLOADED, ITEM_OK,
     NOT_STARTED, SHIPMENT_CANCELLED, SHIPMENT_PROCESSING, SHIPMENT_SHIPPED)
@@ -84,8 +85,8 @@ def _with_item(order: OrderView, item_status: str, asset_status: str) -> list[It
     return [replace(item, status=item_status, assets=[replace(item.assets[0], status=asset_status)])]
 
 
-def sample_orders(announcer: Announcer, at: datetime) -> list[tuple[str, OrderView]]:
-    """(event type, the order as that event shows it) for every kind of event announce() writes."""
+def sample_orders(face: CallbackFace, at: datetime) -> list[tuple[OrderChange, OrderView]]:
+    """(the change, the order as its event shows it) for every kind of change announce() announces."""
     placed = _sample_order(at)
     downloaded = replace(placed, details=StatusDetails(COMPLETE, COMPLETE, NOT_STARTED, NOT_STARTED, NOT_STARTED),
                          items=_with_item(placed, ITEM_OK, ASSET_COMPLETE))
@@ -104,30 +105,32 @@ def sample_orders(announcer: Announcer, at: datetime) -> list[tuple[str, OrderVi
                        details=StatusDetails(COMPLETE, COMPLETE, COMPLETE, COMPLETE, COMPLETE),
                        shipments=[shipped_shipment])
     cancelled = replace(allocated, stage=STAGE_CANCELLED, shipments=[replace(shipment, status=SHIPMENT_CANCELLED)])
+    sample_shipment = shipment_public_id(shipment.id)
     samples = [
-        (STAGE_CHANGED + announcer.shown_stage(STAGE_IN_PROGRESS), placed),
-        (DOWNLOADS_CHANGED + COMPLETE, downloaded),
-        (DOWNLOADS_CHANGED + ERROR, failed),
-        (SHIPMENT_CHANGED + SHIPMENT_PROCESSING, allocated),
-        (SHIPMENT_CHANGED + SHIPMENT_SHIPPED, replace(allocated, shipments=[shipped_shipment])),
-        (STAGE_CHANGED + announcer.shown_stage(STAGE_COMPLETE), complete),
-        (SHIPMENT_CHANGED + SHIPMENT_CANCELLED, cancelled),
-        (STAGE_CHANGED + announcer.shown_stage(STAGE_CANCELLED), cancelled),
+        (OrderChange(STAGE_CHANGED, face.shown_stage(STAGE_IN_PROGRESS)), placed),
+        (OrderChange(DOWNLOADS_CHANGED, COMPLETE), downloaded),
+        (OrderChange(DOWNLOADS_CHANGED, ERROR), failed),
+        (OrderChange(SHIPMENT_CHANGED, SHIPMENT_PROCESSING, sample_shipment), allocated),
+        (OrderChange(SHIPMENT_CHANGED, SHIPMENT_SHIPPED, sample_shipment), replace(allocated, shipments=[shipped_shipment])),
+        (OrderChange(STAGE_CHANGED, face.shown_stage(STAGE_COMPLETE)), complete),
+        (OrderChange(SHIPMENT_CHANGED, SHIPMENT_CANCELLED, sample_shipment), cancelled),
+        (OrderChange(STAGE_CHANGED, face.shown_stage(STAGE_CANCELLED)), cancelled),
     ]
     return samples
 
 
-def send_test_callbacks(target: CallbackTarget, announcer: Announcer, *, allow_private_urls: bool,
-                        timeout: float) -> list[TestDelivery]:
-    """Send every sample, one after another (the order a receiver would hear them in)."""
-    render = announcer.renditions.renderers[announcer.rendition_format]
+def send_test_callbacks(target: CallbackTarget, face: CallbackFace, render_order: Callable[[OrderView], bytes], *,
+                        allow_private_urls: bool, timeout: float, environment: str = "sandbox") -> list[TestDelivery]:
+    """Send every sample `face` announces, one after another (the order a receiver would hear them in)."""
     limits = DownloadLimits(connect_timeout=min(timeout, 5.0), read_timeout=timeout, deadline=timeout)
     at = utcnow()
     deliveries = []
     with guarded_client(limits, allow_private=allow_private_urls, max_connections=1) as client:
-        for event_type, order in sample_orders(announcer, at):
+        for change, order in sample_orders(face, at):
             event_id = new_event_id()
-            body = event_body(announcer, event_type, event_id, at, order.id, render(order))
-            sent = post_signed(client, target.url, event_id, body, target.secret, timeout)
-            deliveries.append(TestDelivery(event_type, event_id, target.url, sent))
+            event = face.render_event(change, EventContext(event_id, at, order.id, environment, render_order(order)))
+            if event is None:
+                continue
+            sent = post_signed(client, target.url, event_id, event.body, target.secret, timeout)
+            deliveries.append(TestDelivery(event.event_type, event_id, target.url, sent))
     return deliveries

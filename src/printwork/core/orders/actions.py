@@ -26,6 +26,7 @@ from printwork.core.merchants.service import Owner, utcnow
 from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.domain import (
     STAGE_AWAITING_PAYMENT,
+    Outcome,
     STAGE_CANCELLED,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
@@ -56,12 +57,12 @@ OPEN_STAGES = (STAGE_IN_PROGRESS, STAGE_ON_HOLD, STAGE_AWAITING_PAYMENT)
 CHANGEABLE = (LAB_ALLOCATED,)
 STOPPABLE = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_REJECTED)
 
-CANCELLED = "Cancelled"
-FAILED_TO_CANCEL = "FailedToCancel"
-ACTION_NOT_AVAILABLE = "ActionNotAvailable"
-UPDATED = "Updated"
-PARTIALLY_UPDATED = "PartiallyUpdated"
-FAILED_TO_UPDATE = "FailedToUpdate"
+CANCELLED = Outcome.CANCELLED
+FAILED_TO_CANCEL = Outcome.FAILED_TO_CANCEL
+ACTION_NOT_AVAILABLE = Outcome.ACTION_NOT_AVAILABLE
+UPDATED = Outcome.UPDATED
+PARTIALLY_UPDATED = Outcome.PARTIALLY_UPDATED
+FAILED_TO_UPDATE = Outcome.FAILED_TO_UPDATE
 
 # ShipmentDetail error codes (documents, updateRecipient)
 SHIPMENT_NOT_AVAILABLE = "order.shipments.notAvailable"
@@ -82,7 +83,7 @@ class ShipmentResult:
 
 @dataclass(frozen=True)
 class ActionResult:
-    outcome: str
+    outcome: Outcome
     shipments: list[ShipmentResult] = field(default_factory=list)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 SIZINGS = ("fillPrintArea", "fitPrintArea", "stretchToPrintArea")
 SIZINGS_BY_LOWER = {s.lower(): s for s in SIZINGS}
@@ -11,6 +12,21 @@ DEFAULT_SIZING = "fillPrintArea"
 METADATA_MAX_CHARS = 2000
 
 # Stages the wire shows, plus the waiting stages the list filter names (draft, awaitingPayment).
+class Outcome(StrEnum):
+    """What became of a request to place or change an order; each face names these its own way."""
+
+    CREATED = "created"
+    CREATED_WITH_ISSUES = "created_with_issues"
+    ALREADY_EXISTS = "already_exists"  # the idempotency key's order, placed before
+    ON_HOLD = "on_hold"  # placed, and waiting out the merchant's pause window
+    CANCELLED = "cancelled"
+    FAILED_TO_CANCEL = "failed_to_cancel"
+    ACTION_NOT_AVAILABLE = "action_not_available"
+    UPDATED = "updated"
+    PARTIALLY_UPDATED = "partially_updated"
+    FAILED_TO_UPDATE = "failed_to_update"
+
+
 STAGE_IN_PROGRESS = "InProgress"
 STAGE_COMPLETE = "Complete"
 STAGE_CANCELLED = "Cancelled"

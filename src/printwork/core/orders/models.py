@@ -76,6 +76,9 @@ class Order(Base):
     sandbox_hurry: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the merchant was last told (stage, shipments, downloads), to know what is news.
     announced_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The API face the order was placed through (api/app.py's face table); its callbacks are
+    # rendered by that face, whichever face later reads or changes the order.
+    face: Mapped[str] = mapped_column(String(20), default="prodigi_v4", server_default="prodigi_v4")
 
 
 class OrderItem(Base):

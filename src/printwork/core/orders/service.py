@@ -26,6 +26,7 @@ from printwork.core.orders.domain import (
     NewOrder,
     OrderListQuery,
     OrderView,
+    Outcome,
     StatusDetails,
     item_public_id,
 )
@@ -33,10 +34,10 @@ from printwork.core.orders.rules import check_new_order, unavailable_item_positi
 from printwork.core.process.pipeline import request_payment
 from printwork.db import Database, Writes
 
-CREATED = "Created"
-CREATED_WITH_ISSUES = "CreatedWithIssues"
-ALREADY_EXISTS = "AlreadyExists"
-ON_HOLD = "OnHold"
+CREATED = Outcome.CREATED
+CREATED_WITH_ISSUES = Outcome.CREATED_WITH_ISSUES
+ALREADY_EXISTS = Outcome.ALREADY_EXISTS
+ON_HOLD = Outcome.ON_HOLD
 
 ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"
 ASSET_IN_PROGRESS = "InProgress"
@@ -46,7 +47,7 @@ Renderer = Callable[[OrderView], bytes]
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    outcome: str
+    outcome: Outcome
     order_id: int
     body: bytes  # the order rendered by the caller's renderer
 
@@ -61,12 +62,15 @@ def place_order(
     rendition_format: str,
     public_base_url: str = "",
     sandbox_fault: str | None = None,
+    *,
+    face: str,
 ) -> PlacedOrder:
     """Return the order already stored under the idempotency key, else validate and store this one.
 
     The key is looked up first, so a retry is answered with the stored order even if the
     catalogue has changed since or the retried body differs (INVENTORY A-30).
     `failures` may already hold the surface's own shape failures; all are raised together.
+    `face` names the API face the order came through; its callbacks are rendered by that face.
     """
     if order.idempotency_key is not None:
         existing = repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
@@ -79,7 +83,7 @@ def place_order(
     guard = writes.raw.savepoint() if order.idempotency_key is not None else nullcontext()
     try:
         with guard:
-            view = _insert(writes, owner, order, catalog, public_base_url, sandbox_fault)
+            view = _insert(writes, owner, order, catalog, public_base_url, sandbox_fault, face)
             body = render(view)
             repository.store_rendition(writes.raw, view.id, rendition_format, view.version, body)
     except writes.integrity_error:
@@ -104,7 +108,8 @@ def _already_exists(writes: Writes, owner: Owner, order_id: int, render: Rendere
 
 
 def _insert(
-    writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog, public_base_url: str, sandbox_fault: str | None
+    writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog, public_base_url: str, sandbox_fault: str | None,
+    face: str,
 ) -> OrderView:
     now = utcnow()
     recipient, address = order.recipient, order.recipient.address
@@ -163,7 +168,8 @@ def _insert(
             "sandbox_fault": sandbox_fault,
             "sandbox_hurry": False,
             # What callbacks compare later changes with (core/callbacks/events.py).
-            "announced_json": orjson.dumps({"stage": stage, "downloadAssets": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
+            "announced_json": orjson.dumps({"stage": stage, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
+            "face": face,
         },
     )
     item_rows = [

@@ -1,0 +1,48 @@
+"""One core, many faces: the core imports no face and speaks none of their wire words."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "printwork"
+CORE = sorted((SRC / "core").rglob("*.py"))
+# Wire words of a face that, once found in core/, mean the core is shaped like that face again.
+FACE_WORDS = ["com.prodigi"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", [*CORE, SRC / "jobs.py", SRC / "db.py", SRC / "group_commit.py"],
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_the_core_and_the_workers_import_no_face(path):
+    faces = {m for m in imported_modules(path) if m.startswith(("printwork.api", "printwork.cli"))}
+    assert not faces, f"{path.relative_to(SRC)} imports {sorted(faces)}"
+
+
+def test_faces_never_import_each_other():
+    api = SRC / "api"
+    faces = [d.name for d in api.iterdir() if d.is_dir() and (d / "__init__.py").exists()]
+    for face in faces:
+        for path in (api / face).rglob("*.py"):
+            others = {m for m in imported_modules(path)
+                      if m.startswith("printwork.api.") and m.split(".")[2] in faces and m.split(".")[2] != face}
+            assert not others, f"{path.relative_to(SRC)} imports {sorted(others)}"
+
+
+@pytest.mark.parametrize("word", FACE_WORDS)
+def test_no_face_word_is_left_in_the_core(word):
+    found = [f"{p.relative_to(SRC)}:{n}" for p in CORE for n, line in enumerate(p.read_text().splitlines(), 1)
+             if word in line]
+    assert not found, f"{word!r} in {found}"
