@@ -57,7 +57,7 @@ def test_a_variant_that_does_not_ship_there_is_refused():
 
 
 def test_a_method_the_lab_does_not_offer_is_refused():
-    assert failures_for(order(method="Express")) == {"shippingMethod": ["NotAvailableForDestination"]}
+    assert failures_for(order(method="Express")) == {"shipping_method": ["NotAvailableForDestination"]}
 
 
 def test_the_zone_rate_serves_a_zone_country():

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -28,6 +29,7 @@ from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.openapi import merged_into
 from printwork.api.platform import routes as platform
 from printwork.api.prodigi_v4 import routes as v4
+from printwork.api.prodigi_v4 import translate as v4_translate
 from printwork.config import Settings, get_settings
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
@@ -68,7 +70,8 @@ def _claim_platform(path: str) -> str | None:
 # The one place where faces are wired, tried in this order; what none claims (the docs) goes to
 # FastAPI. The orders a face places are rendered by its entry in faces.ORDER_FACES.
 HTTP_FACES = (
-    HttpFace("prodigi_v4", _claim_v4, v4.routes, outcome.render_error, outcome.internal_error),
+    HttpFace("prodigi_v4", _claim_v4, v4.routes, partial(outcome.render_error, wire_path=v4_translate.wire_path),
+             outcome.internal_error),
     HttpFace("platform", _claim_platform, platform.routes, outcome.render_error, outcome.internal_error),
 )
 

@@ -55,10 +55,33 @@ def error_response(
     return Response(content, status_code=status, media_type="application/json")
 
 
-def render_error(exc: Exception, trace: str) -> Response | None:
+def camel_path(path: str) -> str:
+    """A core field path in camelCase wire names: `items[0].recipient_cost.currency` ->
+    `items[0].recipientCost.currency`; names under `attributes` are the merchant's own, kept."""
+    if "_" not in path:
+        return path
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if "_" in part and (i == 0 or parts[i - 1] != "attributes"):
+            name, bracket, rest = part.partition("[")
+            head, *tail = name.split("_")
+            parts[i] = head + "".join(word[:1].upper() + word[1:] for word in tail) + bracket + rest
+    return ".".join(parts)
+
+
+def wire_failures(failures: dict[str, list[Failure]], wire_path) -> dict[str, list[Failure]]:
+    """Failures under their wire paths; a core path and a face path that name one field merge."""
+    wired: dict[str, list[Failure]] = {}
+    for path, entries in failures.items():
+        merged = wired.setdefault(wire_path(path), [])
+        merged.extend(f for f in entries if f not in merged)
+    return wired
+
+
+def render_error(exc: Exception, trace: str, wire_path=camel_path) -> Response | None:
     """The answer to every error a request of these faces can end in; None: not one we know."""
     if isinstance(exc, ValidationFailed):
-        return error_response("ValidationFailed", 400, trace, failures=exc.failures)
+        return error_response("ValidationFailed", 400, trace, failures=wire_failures(exc.failures, wire_path))
     if isinstance(exc, EntityNotFound):
         return error_response("EntityNotFound", 404, trace)
     if isinstance(exc, Forbidden):

@@ -17,7 +17,10 @@ class Failure:
 
 
 class ValidationFailed(CoreError):
-    """Field path (`recipient.address.countryCode`, `items[0].sku`) -> what is wrong with it."""
+    """Field path (`recipient.address.country_code`, `items[0].sku`: the core's names) -> what is wrong with it.
+
+    A face adds its own wire paths for what it parsed itself; it maps the core's when it renders.
+    """
 
     code = "ValidationFailed"
 

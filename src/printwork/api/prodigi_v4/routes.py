@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from printwork.api.context import ORIGINAL_PATH
+from printwork.api.context import ORIGINAL_PATH, AppContext
 from printwork.api.http import JSON, authenticate, context, json_body, order_id_from_path, trace_parent
-from printwork.api.outcome import envelope, error_response
+from printwork.api.outcome import envelope, error_response, wire_failures
 from printwork.api.prodigi_v4 import translate
 from printwork.core.catalog.spine import spine_width_mm
 from printwork.core.errors import (
@@ -162,7 +162,8 @@ async def spine(request: Request) -> Response:
     except ValidationFailed as exc:
         # The documented response carries `success` and `message`; keep them on failure too.
         message = "; ".join(f"{path}: {', '.join(f.code for f in fs)}" for path, fs in exc.failures.items())
-        return error_response("ValidationFailed", 400, request.scope["state"]["trace_parent"], failures=exc.failures,
+        return error_response("ValidationFailed", 400, request.scope["state"]["trace_parent"],
+                              failures=wire_failures(exc.failures, translate.wire_path),
                               extra={"success": False, "message": message})
     content = b'{"outcome":"Ok","success":true,"message":"Spine info retrieved","spineInfo":{"widthMm":%s},"traceParent":"%s"}' % (
         format(width, "f").encode(), trace_parent(request))
@@ -228,9 +229,15 @@ async def update_shipping_method(request: Request) -> Response:
 
 async def update_recipient(request: Request) -> Response:
     ctx = context(request)
-    result, body = await _update(request, translate.parse_recipient_update, lambda s, owner, order_id, recipient:
-                                 actions.update_recipient(s, owner, order_id, recipient, ctx.catalog.get(s),
-                                                          ctx.announcer))
+
+    def change(session: Session, owner: Owner, order_id: int, update: translate.RecipientUpdate) -> actions.ActionResult:
+        try:
+            return actions.update_recipient(session, owner, order_id, update.recipient, ctx.catalog.get(session),
+                                            ctx.announcer)
+        except ValidationFailed as exc:
+            raise update.failures_as_sent(exc) from None
+
+    result, body = await _update(request, translate.parse_recipient_update, change)
     results = orjson.dumps(translate.shipment_results(result.shipments))
     extra = {"shipmentUpdateResults": results, "shipmentResult": results}
     if result.outcome in translate.RECIPIENT_RESULTS:

@@ -14,14 +14,20 @@ from urllib.parse import urlencode
 
 import orjson
 
+from printwork.api.outcome import camel_path
 from printwork.core.callbacks.events import (
     DOWNLOADS_CHANGED, SHIPMENT_CHANGED, STAGE_CHANGED, EventContext, OrderChange, RenderedEvent)
 from printwork.core.catalog.domain import SHIPPING_METHODS_BY_LOWER, Product
-from printwork.core.errors import FailureCollector
-from printwork.core.orders.actions import Availability, ShipmentResult
+from printwork.core.errors import FailureCollector, ValidationFailed
+from printwork.core.orders.actions import SHIPMENT_NOT_AVAILABLE, SHIPMENT_UPDATE_FAILED, Availability, ShipmentResult
 from printwork.core.orders.domain import (
+    ISSUE_FAILED_TO_DOWNLOAD,
+    ISSUE_ITEM_UNAVAILABLE,
+    ISSUE_NOT_ALLOCATABLE,
+    ISSUE_NOT_DOWNLOADED,
+    ISSUE_REJECTED_BY_LAB,
+    ISSUE_REQUIRES_PAYMENT,
     DEFAULT_SIZING,
-    METADATA_MAX_CHARS,
     SIZINGS_BY_LOWER,
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
@@ -46,14 +52,18 @@ from printwork.core.orders.domain import (
     parse_order_id,
     shipment_public_id,
 )
-from printwork.core.orders.rules import canonical_amount, check_country
-from printwork.core.quotes.service import QuoteRequest, QuoteResult
+from printwork.core.orders.rules import canonical_amount
+from printwork.core.quotes.service import METHOD_UNAVAILABLE, US_SALES_TAX_WARNING, QuoteRequest, QuoteResult
 
 # Stored renditions are kept per format name: a change to how an order is rendered must change
 # the revision, or stored renditions of the old shape would still be served (migration 0005).
 RENDITION_FORMAT = "prodigi_v4@2"
 # The name orders placed through this face remember (orders.face).
 FACE = "prodigi_v4"
+
+# The core's field paths are snake_case; v4 names the same fields in camelCase
+# (`recipient.address.country_code` -> `recipient.address.countryCode`).
+wire_path = camel_path
 
 OUTCOMES = {
     Outcome.CREATED: "Created",
@@ -67,6 +77,25 @@ OUTCOMES = {
     Outcome.PARTIALLY_UPDATED: "PartiallyUpdated",
     Outcome.FAILED_TO_UPDATE: "FailedToUpdate",
 }
+# The core's issue and shipment-result codes as v4 spells them (documents; `FailedToDownloaded` sic).
+ERROR_CODES = {
+    ISSUE_ITEM_UNAVAILABLE: "order.items.ItemUnavailable",
+    ISSUE_NOT_DOWNLOADED: "order.items.assets.NotDownloaded",
+    ISSUE_FAILED_TO_DOWNLOAD: "order.items.assets.FailedToDownloaded",
+    ISSUE_REQUIRES_PAYMENT: "RequiresPaymentAuthorisation",
+    ISSUE_NOT_ALLOCATABLE: "order.items.NotAllocatable",
+    ISSUE_REJECTED_BY_LAB: "order.shipments.RejectedByLab",
+    SHIPMENT_NOT_AVAILABLE: "order.shipments.notAvailable",
+    SHIPMENT_UPDATE_FAILED: "order.shipments.updateFailed",
+    US_SALES_TAX_WARNING: "destinationCountryCode.UsSalesTaxWarning",
+    METHOD_UNAVAILABLE: "shippingMethod.NotAvailableForDestination",
+}
+
+
+def error_code(code: str | None) -> str | None:
+    return ERROR_CODES.get(code, code)
+
+
 # updateRecipient's `result` (A-05).
 RECIPIENT_RESULTS = {
     Outcome.UPDATED: "completed", Outcome.PARTIALLY_UPDATED: "partiallyComplete", Outcome.FAILED_TO_UPDATE: "failed"}
@@ -226,14 +255,8 @@ def _parse_item(raw: Any, index: int, failures: FailureCollector) -> NewItem | N
         area = _string(asset_obj, "printArea", failures, required=True)
         url = _string(asset_obj, "url", failures, required=True)
         md5 = _string(asset_obj, "md5Hash", failures, required=False)
-        if url is not None and not (url.lower().startswith("http://") or url.lower().startswith("https://")):
-            failures.add(f"{asset_path}.url", "MustBeAnHttpUrl", url)
-            continue
-        if md5 is not None and (len(md5) != 32 or any(c not in "0123456789abcdefABCDEF" for c in md5)):
-            failures.add(f"{asset_path}.md5Hash", "MustBeAnMd5Hash", md5)
-            continue
         if area is not None and url is not None:
-            assets.append(NewAsset(area, url, md5.lower() if md5 else None))
+            assets.append(NewAsset(area, url, md5))
     if sku is None or copies is None or raw_assets is None:
         return None
     return NewItem(reference, sku, copies, sizing, attributes, recipient_cost, assets)
@@ -249,11 +272,7 @@ def parse_new_order(raw: Any, failures: FailureCollector) -> NewOrder | None:
     method_raw = _string(obj, "shippingMethod", failures, required=True)
     method = SHIPPING_METHODS_BY_LOWER.get(method_raw.lower(), method_raw) if method_raw else None
     callback_url = _string(obj, "callbackUrl", failures, required=False)
-    if callback_url is not None and not callback_url.lower().startswith(("http://", "https://")):
-        failures.add("callbackUrl", "MustBeAnHttpUrl", callback_url)
     idempotency_key = _string(obj, "idempotencyKey", failures, required=False)
-    if idempotency_key is not None and len(idempotency_key) > 500:
-        failures.add("idempotencyKey", "MaxLengthExceeded", len(idempotency_key))
     recipient = parse_recipient(_object(obj, "recipient", failures, required=True), failures)
     raw_items = _list(obj, "items", failures, non_empty=True)
     items = [_parse_item(raw_item, i, failures) for i, raw_item in enumerate(raw_items or ())]
@@ -297,7 +316,7 @@ def _issue(issue: IssueView) -> dict:
     # The real service sends authorisationDetails on every issue, null unless it is about payment.
     details = None if issue.authorisation_url is None else {
         "authorisationUrl": issue.authorisation_url, "paymentDetails": _cost(issue.payment)}
-    return {"objectId": issue.object_id, "errorCode": issue.error_code, "description": issue.description,
+    return {"objectId": issue.object_id, "errorCode": error_code(issue.error_code), "description": issue.description,
             "authorisationDetails": details}
 
 
@@ -571,7 +590,7 @@ def quotes_document(result: QuoteResult, request: QuoteRequest) -> dict:
         })
     return {
         "quotes": quotes,
-        "issues": [{"errorCode": i.error_code, "description": i.description} for i in result.issues],
+        "issues": [{"errorCode": error_code(i.error_code), "description": i.description} for i in result.issues],
     }
 
 
@@ -672,7 +691,19 @@ def parse_shipping_method_update(raw: Any, failures: FailureCollector) -> str | 
     return method
 
 
-def parse_recipient_update(raw: Any, failures: FailureCollector) -> Recipient | None:
+@dataclass(frozen=True)
+class RecipientUpdate:
+    recipient: Recipient
+    wrapped: bool  # sent as {"recipient": {...}} rather than bare
+
+    def failures_as_sent(self, exc: ValidationFailed) -> ValidationFailed:
+        """The core names the recipient's fields `recipient.…`; a bare body's client sent them at the top."""
+        if self.wrapped:
+            return exc
+        return ValidationFailed({path.removeprefix("recipient."): entries for path, entries in exc.failures.items()})
+
+
+def parse_recipient_update(raw: Any, failures: FailureCollector) -> RecipientUpdate | None:
     """The recipient bare, as the curl example sends it, or wrapped in `recipient` (A-05)."""
     if not isinstance(raw, dict):
         failures.add("body", "MustBeAnObject", None)
@@ -682,9 +713,7 @@ def parse_recipient_update(raw: Any, failures: FailureCollector) -> Recipient | 
     if isinstance(wrapped, dict):
         obj = _Object(wrapped, "recipient")
     recipient = parse_recipient(obj, failures)
-    if recipient is not None:
-        check_country(recipient.address.country_code, obj.child_path("address") + ".countryCode", failures)
-    return recipient
+    return None if recipient is None else RecipientUpdate(recipient, isinstance(wrapped, dict))
 
 
 def parse_metadata_update(raw: Any, failures: FailureCollector) -> str | None:
@@ -698,11 +727,7 @@ def parse_metadata_update(raw: Any, failures: FailureCollector) -> str | None:
     if not isinstance(metadata, dict):
         failures.add("metadata", "MustBeAnObject", metadata)
         return None
-    text = orjson.dumps(metadata).decode()
-    if len(text) > METADATA_MAX_CHARS:
-        failures.add("metadata", "MaxLengthExceeded", len(text))
-        return None
-    return text
+    return orjson.dumps(metadata).decode()
 
 
 def shipment_results(results: list[ShipmentResult]) -> list[dict]:
@@ -710,7 +735,7 @@ def shipment_results(results: list[ShipmentResult]) -> list[dict]:
     for result in results:
         document: dict[str, Any] = {"shipmentId": shipment_public_id(result.shipment_id), "successful": result.successful}
         if not result.successful:
-            document["errorCode"] = result.error_code
+            document["errorCode"] = error_code(result.error_code)
             document["description"] = result.description
         documents.append(document)
     return documents

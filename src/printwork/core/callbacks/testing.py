@@ -24,6 +24,7 @@ from printwork.core.errors import CoreError
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import ensure_signing_secret, utcnow
 from printwork.core.orders.domain import (
+    ISSUE_FAILED_TO_DOWNLOAD,
     STAGE_CANCELLED, STAGE_COMPLETE, STAGE_IN_PROGRESS, Address, AssetView, ChargeItemView, ChargeView, Cost,
     IssueView, ItemView, OrderView, Recipient, ShipmentView, StatusDetails, shipment_public_id)
 from printwork.core.process.state import (
@@ -92,7 +93,7 @@ def sample_orders(face: CallbackFace, at: datetime) -> list[tuple[OrderChange, O
                          items=_with_item(placed, ITEM_OK, ASSET_COMPLETE))
     failed = replace(placed, details=StatusDetails(ERROR, NOT_STARTED, NOT_STARTED, NOT_STARTED, NOT_STARTED),
                      items=_with_item(placed, ITEM_NOT_YET_DOWNLOADED, ASSET_ERROR),
-                     issues=[IssueView("ori_0", "order.items.assets.FailedToDownloaded",
+                     issues=[IssueView("ori_0", ISSUE_FAILED_TO_DOWNLOAD,
                                        "The asset could not be downloaded (a sample issue)")])
     shipment = ShipmentView(0, SHIPMENT_PROCESSING, "Royal Mail", "Tracked 48", None, None, None, [0], "GB", "sample")
     charges = [ChargeView(0, "Item", None, Cost("6.50", "GBP"), [ChargeItemView(0, None, 0, Cost("3.50", "GBP")),

@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 
 from printwork.core.callbacks.events import Announcer, announce
 from printwork.core.catalog.domain import Catalog
-from printwork.core.errors import EntityNotFound
+from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner, utcnow
-from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.domain import (
     STAGE_AWAITING_PAYMENT,
-    Outcome,
     STAGE_CANCELLED,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
+    Outcome,
     Recipient,
     shipment_public_id,
 )
+from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import (
     charge_items_t,
     charges_t,
@@ -42,6 +42,7 @@ from printwork.core.orders.repository import (
     shipment_items_t,
     shipments_t,
 )
+from printwork.core.orders.rules import check_country, check_metadata
 from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate
 from printwork.core.process.pipeline import ISSUE_REQUIRES_PAYMENT, refresh_status, reprice_payment
 from printwork.core.process.state import (
@@ -64,9 +65,9 @@ UPDATED = Outcome.UPDATED
 PARTIALLY_UPDATED = Outcome.PARTIALLY_UPDATED
 FAILED_TO_UPDATE = Outcome.FAILED_TO_UPDATE
 
-# ShipmentDetail error codes (documents, updateRecipient)
-SHIPMENT_NOT_AVAILABLE = "order.shipments.notAvailable"
-SHIPMENT_UPDATE_FAILED = "order.shipments.updateFailed"
+# Why a shipment could not be changed (each face names these its own way)
+SHIPMENT_NOT_AVAILABLE = "shipment_not_available"
+SHIPMENT_UPDATE_FAILED = "shipment_update_failed"
 
 CHARGE_REFUND = "Refund"
 CHARGE_ITEM = "Item"
@@ -220,6 +221,9 @@ def update_shipping_method(session: Session, owner: Owner, order_id: int, method
 
 def update_recipient(session: Session, owner: Owner, order_id: int, recipient: Recipient, catalog: Catalog,
                      announcer: Announcer | None) -> ActionResult:
+    failures = FailureCollector()
+    check_country(recipient.address.country_code, "recipient.address.country_code", failures)
+    failures.raise_if_any()
     order = _locked(session, owner, order_id)
     address = recipient.address
     result = _change_delivery(session, order, catalog, address.country_code, order.method)
@@ -332,6 +336,9 @@ def _apply(session: Session, order_id: int, shipment_id: int, item_ids: list[int
 
 def update_metadata(session: Session, owner: Owner, order_id: int, metadata_json: str) -> ActionResult:
     """Replaces the metadata wholesale; allowed in every stage (A-28)."""
+    failures = FailureCollector()
+    check_metadata(metadata_json, failures)
+    failures.raise_if_any()
     _locked(session, owner, order_id)
     _touch(session, order_id, metadata_json=metadata_json)
     return ActionResult(UPDATED)

@@ -35,7 +35,13 @@ STAGE_AWAITING_PAYMENT = "AwaitingPayment"
 
 DETAIL_NOT_STARTED = "NotStarted"
 
-ISSUE_ITEM_UNAVAILABLE = "order.items.ItemUnavailable"
+# What an order's issues are about; each face names them its own way (v4: `order.items.ItemUnavailable`).
+ISSUE_ITEM_UNAVAILABLE = "item_unavailable"
+ISSUE_NOT_DOWNLOADED = "asset_not_downloaded"
+ISSUE_FAILED_TO_DOWNLOAD = "asset_download_failed"
+ISSUE_REQUIRES_PAYMENT = "payment_authorisation_required"
+ISSUE_NOT_ALLOCATABLE = "item_not_allocatable"
+ISSUE_REJECTED_BY_LAB = "shipment_rejected_by_lab"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The rules a new order must meet against the catalogue: pure, no database, no HTTP.
 
-Failure paths use the order's own field names (`items[0].attributes.wrap`); each surface maps
-them to its wire names where they differ.
+Failure paths name the core's own fields, snake_case as in domain.py
+(`recipient.address.country_code`, `items[0].assets[1].print_area`; attribute names as given);
+each face maps them onto its wire names (v4 `recipient.address.countryCode`, v3 `countryCode`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,22 @@ from printwork.core.orders.domain import METADATA_MAX_CHARS, SIZINGS, NewItem, N
 
 
 MAX_AMOUNT = Decimal(10) ** 12
+IDEMPOTENCY_KEY_MAX_CHARS = 500
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def is_http_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def is_md5_hash(text: str) -> bool:
+    return len(text) == 32 and all(c in _HEX for c in text)
+
+
+def check_metadata(metadata_json: str | None, failures: FailureCollector) -> None:
+    """Metadata, as compact JSON text, is limited in size on every face, on create and on update."""
+    if metadata_json is not None and len(metadata_json) > METADATA_MAX_CHARS:
+        failures.add("metadata", "MaxLengthExceeded", len(metadata_json))
 
 
 def canonical_amount(value: object) -> str | None:
@@ -36,15 +53,26 @@ def check_new_order(order: NewOrder, catalog: Catalog, failures: FailureCollecto
     """Adds a failure for every rule `order` breaks; canonicalises SKUs, attributes and print areas."""
     method_ok = order.shipping_method in SHIPPING_METHODS
     if not method_ok:
-        failures.add("shippingMethod", "InvalidValue", order.shipping_method)
-    country = check_country(order.recipient.address.country_code, "recipient.address.countryCode", failures)
-    if order.metadata_json is not None and len(order.metadata_json) > METADATA_MAX_CHARS:
-        failures.add("metadata", "MaxLengthExceeded", len(order.metadata_json))
+        failures.add("shipping_method", "InvalidValue", order.shipping_method)
+    country = check_country(order.recipient.address.country_code, "recipient.address.country_code", failures)
+    check_metadata(order.metadata_json, failures)
+    if order.callback_url is not None and not is_http_url(order.callback_url):
+        failures.add("callback_url", "MustBeAnHttpUrl", order.callback_url)
+    if order.idempotency_key is not None and len(order.idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
+        failures.add("idempotency_key", "MaxLengthExceeded", len(order.idempotency_key))
     for i, item in enumerate(order.items):
+        for j, asset in enumerate(item.assets):
+            if not is_http_url(asset.url):
+                failures.add(f"items[{i}].assets[{j}].url", "MustBeAnHttpUrl", asset.url)
+            if asset.md5_hash is not None:
+                if is_md5_hash(asset.md5_hash):
+                    asset.md5_hash = asset.md5_hash.lower()
+                else:
+                    failures.add(f"items[{i}].assets[{j}].md5_hash", "MustBeAnMd5Hash", asset.md5_hash)
         if item.sizing not in SIZINGS:
             failures.add(f"items[{i}].sizing", "InvalidValue", item.sizing)
         if item.recipient_cost is not None and not is_currency(item.recipient_cost.currency):
-            failures.add(f"items[{i}].recipientCost.currency", "InvalidCurrencyCode", item.recipient_cost.currency)
+            failures.add(f"items[{i}].recipient_cost.currency", "InvalidCurrencyCode", item.recipient_cost.currency)
     check_items(order.items, catalog, country, (order.shipping_method,) if method_ok else (), failures)
 
 
@@ -90,10 +118,10 @@ def check_items(
         for j, asset in enumerate(item.assets):
             area = product.canonical_print_area(asset.print_area)
             if area is None:
-                failures.add(f"{where}.assets[{j}].printArea", "NotValidForProduct", asset.print_area)
+                failures.add(f"{where}.assets[{j}].print_area", "NotValidForProduct", asset.print_area)
                 continue
             if area in seen_areas:
-                failures.add(f"{where}.assets[{j}].printArea", "Duplicate", asset.print_area)
+                failures.add(f"{where}.assets[{j}].print_area", "Duplicate", asset.print_area)
             seen_areas.add(area)
             asset.print_area = area
         for area, required in product.print_areas.items():
@@ -106,7 +134,7 @@ def check_items(
         if variant is None or country not in variant.ships_to:
             failures.add(f"{where}.sku", "NotAvailableForDestination", product.sku)
         elif len(methods) == 1 and not catalog.can_ship(product.sku, country, methods[0]):
-            failures.add("shippingMethod", "NotAvailableForDestination", methods[0])
+            failures.add("shipping_method", "NotAvailableForDestination", methods[0])
         elif methods and not any(catalog.can_ship(product.sku, country, m) for m in methods):
             failures.add(f"{where}.sku", "NotAvailableForDestination", product.sku)
 

@@ -41,6 +41,11 @@ from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.allocation import allocate_order
 from printwork.core.orders.domain import (
+    ISSUE_FAILED_TO_DOWNLOAD,
+    ISSUE_NOT_ALLOCATABLE,
+    ISSUE_NOT_DOWNLOADED,
+    ISSUE_REJECTED_BY_LAB,
+    ISSUE_REQUIRES_PAYMENT,
     STAGE_AWAITING_PAYMENT,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
@@ -92,11 +97,6 @@ from printwork.db import Database
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ISSUE_NOT_DOWNLOADED = "order.items.assets.NotDownloaded"
-ISSUE_FAILED_TO_DOWNLOAD = "order.items.assets.FailedToDownloaded"  # the documented spelling
-ISSUE_REQUIRES_PAYMENT = "RequiresPaymentAuthorisation"
-ISSUE_NOT_ALLOCATABLE = "order.items.NotAllocatable"
-ISSUE_REJECTED_BY_LAB = "order.shipments.RejectedByLab"
 
 # After an unexpected failure (a bug, a database outage) the order is tried again this much later.
 FAILURE_BACKOFF = timedelta(seconds=60)

@@ -12,8 +12,8 @@ from printwork.core.orders.domain import NewItem
 from printwork.core.orders.rules import check_country, check_items
 from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate_each
 
-US_SALES_TAX_WARNING = "destinationCountryCode.UsSalesTaxWarning"
-METHOD_UNAVAILABLE = "shippingMethod.NotAvailableForDestination"
+US_SALES_TAX_WARNING = "us_sales_tax_not_included"
+METHOD_UNAVAILABLE = "shipping_method_unavailable"
 
 
 @dataclass
@@ -44,14 +44,14 @@ def create_quotes(
     """Check the request (adding to `failures`, raised together), then price it per method."""
     method = request.shipping_method
     if method is not None and method not in SHIPPING_METHODS:
-        failures.add("shippingMethod", "InvalidValue", method)
+        failures.add("shipping_method", "InvalidValue", method)
         method = None
-    country = check_country(request.destination_country_code, "destinationCountryCode", failures)
+    country = check_country(request.destination_country_code, "destination_country_code", failures)
     currency = (request.currency_code or billing_currency).upper()
     if request.currency_code is not None and not is_currency(request.currency_code):
-        failures.add("currencyCode", "InvalidCurrencyCode", request.currency_code)
+        failures.add("currency_code", "InvalidCurrencyCode", request.currency_code)
     elif currency not in catalog.exchange_rates:
-        failures.add("currencyCode", "UnsupportedCurrency", request.currency_code or currency)
+        failures.add("currency_code", "UnsupportedCurrency", request.currency_code or currency)
     methods = (method,) if method else SHIPPING_METHODS
     check_items(request.items, catalog, country, methods, failures)
     failures.raise_if_any()
@@ -65,7 +65,7 @@ def create_quotes(
         else:
             allocations.append(allocation)
     if not allocations:
-        failures.add("destinationCountryCode", "NotAvailableForDestination", country)
+        failures.add("destination_country_code", "NotAvailableForDestination", country)
         failures.raise_if_any()
     if country == "US":
         issues.append(QuoteIssue(US_SALES_TAX_WARNING, "Prices may be subject to US sales tax, which is not included."))
