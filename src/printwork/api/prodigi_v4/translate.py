@@ -22,6 +22,7 @@ from printwork.core.errors import FailureCollector, ValidationFailed
 from printwork.core.orders.actions import SHIPMENT_NOT_AVAILABLE, SHIPMENT_UPDATE_FAILED, Availability, ShipmentResult
 from printwork.core.orders.domain import (
     ISSUE_FAILED_TO_DOWNLOAD,
+    ISSUE_IMAGE_UNUSABLE,
     ISSUE_ITEM_UNAVAILABLE,
     ISSUE_NOT_ALLOCATABLE,
     ISSUE_NOT_DOWNLOADED,
@@ -32,6 +33,7 @@ from printwork.core.orders.domain import (
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
     STAGE_COMPLETE,
+    STAGE_DRAFT,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
     Address,
@@ -82,6 +84,7 @@ ERROR_CODES = {
     ISSUE_ITEM_UNAVAILABLE: "order.items.ItemUnavailable",
     ISSUE_NOT_DOWNLOADED: "order.items.assets.NotDownloaded",
     ISSUE_FAILED_TO_DOWNLOAD: "order.items.assets.FailedToDownloaded",
+    ISSUE_IMAGE_UNUSABLE: "order.items.assets.FailedToDownloaded",
     ISSUE_REQUIRES_PAYMENT: "RequiresPaymentAuthorisation",
     ISSUE_NOT_ALLOCATABLE: "order.items.NotAllocatable",
     ISSUE_REJECTED_BY_LAB: "order.shipments.RejectedByLab",
@@ -102,11 +105,11 @@ RECIPIENT_RESULTS = {
 
 # The list filter's `status` values and the stage each selects (INVENTORY A-10).
 LIST_STATUS_STAGES = {
-    "draft": STAGE_ON_HOLD,
-    "awaitingPayment": STAGE_AWAITING_PAYMENT,
-    "inProgress": STAGE_IN_PROGRESS,
-    "complete": STAGE_COMPLETE,
-    "cancelled": STAGE_CANCELLED,
+    "draft": (STAGE_DRAFT, STAGE_ON_HOLD),  # not submitted yet, or paused: both still editable
+    "awaitingPayment": (STAGE_AWAITING_PAYMENT,),
+    "inProgress": (STAGE_IN_PROGRESS,),
+    "complete": (STAGE_COMPLETE,),
+    "cancelled": (STAGE_CANCELLED,),
 }
 _LIST_STATUS_BY_LOWER = {k.lower(): v for k, v in LIST_STATUS_STAGES.items()}
 
@@ -320,6 +323,13 @@ def _issue(issue: IssueView) -> dict:
             "authorisationDetails": details}
 
 
+# A draft (an order of a face with a submission step, not yet submitted) shows no progress, as
+# the real service shows unsubmitted Pwinty orders: its downloads are the other face's business.
+_NOT_STARTED_DETAILS = {"downloadAssets": "NotStarted", "printReadyAssetsPrepared": "NotStarted",
+                        "allocateProductionLocation": "NotStarted", "inProduction": "NotStarted",
+                        "shipping": "NotStarted"}
+
+
 def wire_stage(stage: str) -> str | None:
     """The stage a v4 client sees: none while paused (A-13), InProgress while awaiting payment (A-10)."""
     if stage == STAGE_ON_HOLD:
@@ -342,7 +352,7 @@ def order_document(view: OrderView) -> dict:
         "status": {
             "stage": stage,
             "issues": [_issue(i) for i in view.issues],
-            "details": {
+            "details": _NOT_STARTED_DETAILS if view.stage == STAGE_DRAFT else {
                 "downloadAssets": view.details.download_assets,
                 "printReadyAssetsPrepared": view.details.print_ready_assets_prepared,
                 "allocateProductionLocation": view.details.allocate_production_location,
@@ -479,10 +489,10 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
     skip = integer("skip", "skip", 0, 0, MAX_SKIP, documented_high=False)
     created_from = timestamp("createdfrom", "createdFrom")
     created_to = timestamp("createdto", "createdTo")
-    stage = None
+    stages = None
     if single.get("status"):
-        stage = _LIST_STATUS_BY_LOWER.get(single["status"].lower())
-        if stage is None:
+        stages = _LIST_STATUS_BY_LOWER.get(single["status"].lower())
+        if stages is None:
             failures.add("status", "InvalidValue", single["status"])
     order_ids = None
     if "orderids" in multi:
@@ -497,7 +507,7 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
     references = tuple(multi["merchantreferences"]) if "merchantreferences" in multi else None
     for reference in references or ():
         failures.storable("merchantReferences", reference)
-    return OrderListQuery(top, skip, created_from, created_to, stage, order_ids, references)
+    return OrderListQuery(top, skip, created_from, created_to, stages, order_ids, references)
 
 
 def list_query_string(query: OrderListQuery, skip: int) -> str:
@@ -507,8 +517,8 @@ def list_query_string(query: OrderListQuery, skip: int) -> str:
         params.append(("createdFrom", _timestamp(query.created_from)))
     if query.created_to:
         params.append(("createdTo", _timestamp(query.created_to)))
-    if query.stage:
-        params.append(("status", next(k for k, v in LIST_STATUS_STAGES.items() if v == query.stage)))
+    if query.stages:
+        params.append(("status", next(k for k, v in LIST_STATUS_STAGES.items() if v == query.stages)))
     for order_id in query.order_ids or ():
         params.append(("orderIds", order_public_id(order_id)))
     for reference in query.merchant_references or ():

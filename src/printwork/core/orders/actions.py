@@ -26,6 +26,7 @@ from printwork.core.merchants.service import Owner, utcnow
 from printwork.core.orders.domain import (
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
+    STAGE_DRAFT,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
     Outcome,
@@ -54,7 +55,7 @@ from printwork.core.process.state import (
     SHIPMENT_PROCESSING,
 )
 
-OPEN_STAGES = (STAGE_IN_PROGRESS, STAGE_ON_HOLD, STAGE_AWAITING_PAYMENT)
+OPEN_STAGES = (STAGE_DRAFT, STAGE_IN_PROGRESS, STAGE_ON_HOLD, STAGE_AWAITING_PAYMENT)
 CHANGEABLE = (LAB_ALLOCATED,)
 STOPPABLE = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_REJECTED)
 
@@ -137,11 +138,15 @@ def _active_shipments(session: Session, order_id: int) -> list[_Shipment]:
 
 def availability(session: Session, owner: Owner, order_id: int) -> Availability:
     order = _locked(session, owner, order_id, lock=False)
-    if order.stage not in OPEN_STAGES:
+    return availability_for(order.stage, [s.lab_stage for s in _active_shipments(session, order_id)])
+
+
+def availability_for(stage: str, active_lab_stages: list[str]) -> Availability:
+    """What can be done to an order in `stage` whose shipments not cancelled are at these lab stages."""
+    if stage not in OPEN_STAGES:
         return Availability(cancel=False, change_recipient=False, change_shipping_method=False)
-    shipments = _active_shipments(session, order_id)
-    stoppable = not shipments or any(s.lab_stage in STOPPABLE for s in shipments)
-    changeable = not shipments or any(s.lab_stage in CHANGEABLE for s in shipments)
+    stoppable = not active_lab_stages or any(s in STOPPABLE for s in active_lab_stages)
+    changeable = not active_lab_stages or any(s in CHANGEABLE for s in active_lab_stages)
     return Availability(cancel=stoppable, change_recipient=changeable, change_shipping_method=changeable)
 
 

@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     PARTIALLY_UPDATED = "partially_updated"
     FAILED_TO_UPDATE = "failed_to_update"
+    SUBMITTED = "submitted"  # a draft entered fulfilment (or its pause window, or a payment wait)
 
 
 STAGE_IN_PROGRESS = "InProgress"
@@ -32,6 +33,8 @@ STAGE_COMPLETE = "Complete"
 STAGE_CANCELLED = "Cancelled"
 STAGE_ON_HOLD = "OnHold"
 STAGE_AWAITING_PAYMENT = "AwaitingPayment"
+# Not submitted yet: recipient, items and images can still change; only downloads run.
+STAGE_DRAFT = "Draft"
 
 DETAIL_NOT_STARTED = "NotStarted"
 
@@ -39,6 +42,7 @@ DETAIL_NOT_STARTED = "NotStarted"
 ISSUE_ITEM_UNAVAILABLE = "item_unavailable"
 ISSUE_NOT_DOWNLOADED = "asset_not_downloaded"
 ISSUE_FAILED_TO_DOWNLOAD = "asset_download_failed"
+ISSUE_IMAGE_UNUSABLE = "asset_unusable"  # downloaded whole, and no printable image
 ISSUE_REQUIRES_PAYMENT = "payment_authorisation_required"
 ISSUE_NOT_ALLOCATABLE = "item_not_allocatable"
 ISSUE_REJECTED_BY_LAB = "shipment_rejected_by_lab"
@@ -142,6 +146,8 @@ class ShipmentView:
     item_ids: list[int]
     lab_country_code: str
     lab_code: str
+    lab_stage: str | None = None  # where the lab is with it (process/state.py LAB_*)
+    tracked: bool = False
 
 
 @dataclass
@@ -159,6 +165,19 @@ class ChargeView:
     invoice_number: str | None
     total: Cost
     items: list[ChargeItemView]
+
+
+# Who pays for an order (the Pwinty faces' `payment`).
+PAYMENT_INVOICE_ME = "invoice_me"
+PAYMENT_INVOICE_RECIPIENT = "invoice_recipient"
+PAYMENT_OPTIONS = (PAYMENT_INVOICE_ME, PAYMENT_INVOICE_RECIPIENT)
+
+
+@dataclass(frozen=True)
+class DraftPrice:
+    items: Cost
+    shipping: Cost
+    per_item: tuple[Cost, ...] = ()  # by item position
 
 
 @dataclass
@@ -190,6 +209,8 @@ class OrderView:
     metadata_json: str | None
     shipments: list[ShipmentView] = field(default_factory=list)
     charges: list[ChargeView] = field(default_factory=list)
+    payment_option: str | None = None  # PAYMENT_* of drafts' faces; None: the merchant is invoiced
+    draft_price: DraftPrice | None = None  # what a draft would cost as it stands (None: cannot say yet)
 
 
 @dataclass(frozen=True)
@@ -198,7 +219,7 @@ class OrderListQuery:
     skip: int = 0
     created_from: datetime | None = None
     created_to: datetime | None = None
-    stage: str | None = None
+    stages: tuple[str, ...] | None = None  # any of these
     order_ids: tuple[int, ...] | None = None
     merchant_references: tuple[str, ...] | None = None
 

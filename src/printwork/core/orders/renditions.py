@@ -2,10 +2,12 @@
 
 A read answers from a stored rendition only while its version equals the order's. So whatever
 changes an order (and moves its version) calls `order_changed` in that transaction, and just
-before the commit `Renditions.store_changed` renders each changed order once per format and
-stores it: the transaction holds the order's row, so no other writer can slip a newer version
+before the commit `Renditions.store_changed` renders each changed order in the format of the
+face it was placed through (the one its shop reads and its callbacks carry) and stores it: the transaction holds the order's row, so no other writer can slip a newer version
 in between, and a reader never finds the work of a step without its rendition. Callbacks take
-the same bodies (`current`) instead of rendering again.
+the same bodies (`current`) instead of rendering again. Another face reading the order renders
+it the first time and stores that with a version check (service.keep), so an order read through
+two faces pays for the second only once per version.
 
 The renderers come from the faces (the wiring in `api/faces.py`); the core knows them only
 as format name -> function of an OrderView.
@@ -39,8 +41,11 @@ def order_changed(session: Session, order_id: int) -> None:
 class Renditions:
     """The faces' order renderers, and the pre-commit step that keeps their renditions current."""
 
-    def __init__(self, renderers: Mapping[str, Renderer]) -> None:
+    def __init__(self, renderers: Mapping[str, Renderer], face_formats: Mapping[str, str] | None = None) -> None:
         self.renderers = dict(renderers)
+        # The face an order remembers -> the format kept current for it; formats of faces not
+        # listed here are kept current for every order.
+        self.face_formats = dict(face_formats or {})
 
     def attach(self, database) -> None:
         """Renew renditions before every commit on `database` (one hook per database)."""
@@ -66,16 +71,24 @@ class Renditions:
             return
         rendered = session.info.pop(RENDERED, {})
         ids = sorted(changed)
-        versions = dict(session.execute(select(orders_t.c.id, orders_t.c.version).where(orders_t.c.id.in_(ids))).all())
+        orders = session.execute(select(orders_t.c.id, orders_t.c.version, orders_t.c.face)
+                                 .where(orders_t.c.id.in_(ids))).all()
+        wanted = {order_id: self._formats_for(face) for order_id, _, face in orders}
+        versions = {order_id: version for order_id, version, _ in orders}
         missing = [i for i in versions
-                   if any(rendered.get((i, fmt), (None,))[0] != versions[i] for fmt in self.renderers)]
+                   if any(rendered.get((i, fmt), (None,))[0] != versions[i] for fmt in wanted[i])]
         views = load_order_views(session, missing) if missing else {}
         rows = []
         for order_id, version in versions.items():
-            for fmt, render in self.renderers.items():
+            for fmt in wanted[order_id]:
                 kept = rendered.get((order_id, fmt))
-                body = kept[1] if kept is not None and kept[0] == version else render(views[order_id])
+                body = kept[1] if kept is not None and kept[0] == version else self.renderers[fmt](views[order_id])
                 rows.append({"order_id": order_id, "format": fmt, "version": version, "body": body})
         if rows:
             repository.upsert_renditions(session, rows)
 
+    def _formats_for(self, face: str) -> tuple[str, ...]:
+        own = self.face_formats.get(face)
+        if own is None:
+            return tuple(self.renderers)
+        return (own,)

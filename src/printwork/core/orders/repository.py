@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, insert, select
+import orjson
+from sqlalchemy import Integer, and_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from printwork.core.orders.domain import (
     ChargeItemView,
     ChargeView,
     Cost,
+    DraftPrice,
     IssueView,
     ItemView,
     OrderListQuery,
@@ -203,6 +205,7 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
             id=row["id"], status=row["status"], carrier=row["carrier"], service=row["service"],
             tracking_number=row["tracking_number"], tracking_url=row["tracking_url"], dispatch_date=row["dispatch_date"],
             item_ids=[], lab_country_code=row["lab_country_code"], lab_code=row["lab_code"],
+            lab_stage=row["lab_stage"], tracked=bool(row["tracked"]),
         )
         shipments.setdefault(row["order_id"], []).append(view)
         shipments_by_id[row["id"]] = view
@@ -268,8 +271,19 @@ def load_order_views(session: Session, order_ids: Sequence[int]) -> dict[int, Or
             metadata_json=row["metadata_json"],
             shipments=shipments.get(row["id"], []),
             charges=charges.get(row["id"], []),
+            payment_option=row["payment_option"],
+            draft_price=_draft_price(row["draft_price_json"]),
         )
     return views
+
+
+def _draft_price(text: str | None) -> DraftPrice | None:
+    if not text:
+        return None
+    price = orjson.loads(text)
+    currency = price["currency"]
+    return DraftPrice(Cost(price["items"], currency), Cost(price["shipping"], currency),
+                      tuple(Cost(amount, currency) for amount in price.get("per_item", ())))
 
 
 def _amount(value, currency: str) -> str:
@@ -328,8 +342,12 @@ def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery,
         values["created_from"] = query.created_from
     if query.created_to is not None:
         values["created_to"] = query.created_to
-    if query.stage is not None:
-        values["stage"] = query.stage
+    stage_count = 0
+    if query.stages is not None:
+        if not query.stages:
+            return []
+        stage_count, extra = _padded(query.stages, "stage")
+        values.update(extra)
     if query.order_ids is not None:
         if not query.order_ids:
             return []
@@ -340,7 +358,7 @@ def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery,
             return []
         ref_count, extra = _padded(query.merchant_references, "ref")
         values.update(extra)
-    shape = ("page", query.created_from is not None, query.created_to is not None, query.stage is not None, id_count, ref_count)
+    shape = ("page", query.created_from is not None, query.created_to is not None, stage_count, id_count, ref_count)
 
     def build():
         conditions = []
@@ -348,8 +366,8 @@ def fast_rendition_page(database: Database, owner: Owner, query: OrderListQuery,
             conditions.append(orders_t.c.created_at >= bindparam("created_from"))
         if shape[2]:
             conditions.append(orders_t.c.created_at < bindparam("created_to"))
-        if shape[3]:
-            conditions.append(orders_t.c.stage == bindparam("stage"))
+        if stage_count:
+            conditions.append(orders_t.c.stage.in_([bindparam(f"stage{i}") for i in range(stage_count)]))
         if id_count:
             conditions.append(orders_t.c.id.in_([bindparam(f"id{i}") for i in range(id_count)]))
         if ref_count:
@@ -371,3 +389,15 @@ def thumbnail_owner(session: Session, token: str) -> tuple[int, int] | None:
     """(order id, asset id) of the thumbnail published under `token`."""
     row = session.execute(select(assets_t.c.order_id, assets_t.c.id).where(assets_t.c.thumbnail_token == token)).first()
     return (row[0], row[1]) if row else None
+
+
+def count_orders(session: Session, owner: Owner) -> int:
+    return session.execute(select(func.count()).select_from(orders_t).where(
+        orders_t.c.merchant_id == owner.merchant_id, orders_t.c.environment == owner.environment)).scalar_one()
+
+
+def order_stage_and_payment(session: Session, owner: Owner, order_id: int) -> tuple[str, str | None] | None:
+    row = session.execute(select(orders_t.c.stage, orders_t.c.payment_option).where(
+        orders_t.c.id == order_id, orders_t.c.merchant_id == owner.merchant_id,
+        orders_t.c.environment == owner.environment)).first()
+    return None if row is None else (row[0], row[1])

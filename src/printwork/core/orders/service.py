@@ -170,6 +170,8 @@ def _insert(
             # What callbacks compare later changes with (core/callbacks/events.py).
             "announced_json": orjson.dumps({"stage": stage, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
             "face": face,
+            "payment_option": None,
+            "draft_price_json": None,
         },
     )
     item_rows = [

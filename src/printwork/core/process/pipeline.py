@@ -42,6 +42,7 @@ from printwork.core.merchants.service import utcnow
 from printwork.core.orders.allocation import allocate_order
 from printwork.core.orders.domain import (
     ISSUE_FAILED_TO_DOWNLOAD,
+    ISSUE_IMAGE_UNUSABLE,
     ISSUE_NOT_ALLOCATABLE,
     ISSUE_NOT_DOWNLOADED,
     ISSUE_REJECTED_BY_LAB,
@@ -372,7 +373,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
     attempt = asset.attempts + 1
     scratch = runtime.storage.scratch() / f"download-{asset_id}-{uuid.uuid4().hex}"
     failure: str | None = None
-    final = False
+    final = unusable = False
     info = None
     # One of the pictures Printwork ships for the sandbox is copied, not fetched.
     sample = samples.sample_for_url(asset.url, runtime.rules.public_base_url) if state.is_sandbox else None
@@ -387,7 +388,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
         failure, final = exc.reason, attempt >= DOWNLOAD_ATTEMPTS
     except imaging.UnusableImage as exc:
         # The bytes arrived whole and are not printable: fetching them again cannot help.
-        failure, final = str(exc), True
+        failure, final, unusable = str(exc), True, True
     finally:
         scratch.unlink(missing_ok=True)
 
@@ -411,7 +412,8 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             changed = session.execute(update(assets_t).where(*where).values(
                 status=ASSET_ERROR, attempts=attempt, next_attempt_at=None)).rowcount
             if changed:
-                _add_issue(session, state.id, item_public_id(item.id), ISSUE_FAILED_TO_DOWNLOAD,
+                _add_issue(session, state.id, item_public_id(item.id),
+                           ISSUE_IMAGE_UNUSABLE if unusable else ISSUE_FAILED_TO_DOWNLOAD,
                            f"Failed to download {where_text} after {attempt} of {DOWNLOAD_ATTEMPTS} attempts: {failure}",
                            asset_id=asset_id)
         else:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from printwork.core.orders.domain import (
     STAGE_CANCELLED,
     STAGE_COMPLETE,
+    STAGE_DRAFT,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
 )
@@ -206,6 +207,13 @@ def next_action(state: OrderState, now: datetime, retention: timedelta) -> Actio
         return PurgeFiles()
     if state.stage == STAGE_ON_HOLD:
         return ReleaseHold() if state.hold_until is not None and state.hold_until <= now else None
+    if state.stage == STAGE_DRAFT:
+        # Images are fetched as soon as they are added, so checking a draft reports on the real
+        # files; nothing else happens before it is submitted.
+        for asset in state.assets:
+            if asset.status == ASSET_IN_PROGRESS and (asset.next_attempt_at is None or asset.next_attempt_at <= now):
+                return DownloadAsset(asset.id)
+        return None
     if state.stage != STAGE_IN_PROGRESS:
         return None  # complete, cancelled, or awaiting payment authorisation
     if any(a.status == ASSET_ERROR for a in state.assets):
@@ -242,6 +250,8 @@ def next_due(state: OrderState, retention: timedelta) -> datetime | None:
         times.append(purge_at)
     if state.stage == STAGE_ON_HOLD and state.hold_until is not None:
         times.append(state.hold_until)
+    if state.stage == STAGE_DRAFT:
+        times += [a.next_attempt_at for a in state.assets if a.status == ASSET_IN_PROGRESS and a.next_attempt_at]
     if state.stage == STAGE_IN_PROGRESS and not any(a.status == ASSET_ERROR for a in state.assets):
         times += [a.next_attempt_at for a in state.assets if a.status == ASSET_IN_PROGRESS and a.next_attempt_at]
         if state.is_sandbox:
