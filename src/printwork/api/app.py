@@ -30,6 +30,7 @@ from printwork.api.openapi import merged_into
 from printwork.api.platform import routes as platform
 from printwork.api.prodigi_v4 import routes as v4
 from printwork.api.prodigi_v4 import translate as v4_translate
+from printwork.api.pwinty_v3 import routes as v3
 from printwork.config import Settings, get_settings
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
@@ -72,6 +73,7 @@ def _claim_platform(path: str) -> str | None:
 HTTP_FACES = (
     HttpFace("prodigi_v4", _claim_v4, v4.routes, partial(outcome.render_error, wire_path=v4_translate.wire_path),
              outcome.internal_error),
+    HttpFace("pwinty_v3", v3.claim, v3.routes, v3.render_error, v3.internal_error),
     HttpFace("platform", _claim_platform, platform.routes, outcome.render_error, outcome.internal_error),
 )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from printwork.api.prodigi_v4 import translate as v4
+from printwork.api.pwinty_v3 import translate as v3
 from printwork.core.callbacks.events import Announcer, CallbackFace
 from printwork.core.orders.domain import OrderView
 from printwork.core.orders.renditions import Renditions
@@ -31,13 +32,15 @@ ORDER_FACES: dict[str, OrderFace] = {
     face.name: face
     for face in (
         OrderFace(v4.FACE, v4.RENDITION_FORMAT, v4.render_order, v4.callbacks),
+        OrderFace(v3.FACE, v3.RENDITION_FORMAT, v3.render_order, v3.callbacks),
     )
 }
 DEFAULT_FACE = v4.FACE
 
 
 def order_renditions() -> Renditions:
-    return Renditions({face.rendition_format: face.render_order for face in ORDER_FACES.values()})
+    return Renditions({face.rendition_format: face.render_order for face in ORDER_FACES.values()},
+                      {face.name: face.rendition_format for face in ORDER_FACES.values()})
 
 
 def _announcer(public_base_url: str, renditions: Renditions) -> Announcer:
