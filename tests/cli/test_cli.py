@@ -227,3 +227,26 @@ def test_serve_refuses_fewer_than_one_process(cli):
     result = cli("serve", "--processes", "0", check=False)
     assert result.returncode == 2
     assert "--processes" in result.stderr and "greater than or equal to 1" in result.stderr
+
+
+def test_merchant_credentials_are_made_once_and_the_secret_shown_only_when_made(cli, client):
+    key = cli("merchants", "create", "Old Shop").stdout.strip().splitlines()[-1]
+    first = json.loads(cli("merchants", "credentials", "Old Shop", "--environment", "sandbox", "--json").stdout)
+    assert set(first) == {"merchantId", "environment", "printApi"}
+    assert set(first["printApi"]) == {"apiKey", "apiSecret", "clientCode", "sourceCodes"}
+    assert first["printApi"]["apiSecret"] and first["printApi"]["sourceCodes"]
+    # The merchant id and the v4 key are the Pwinty v3.0 credentials.
+    v3 = {"X-Pwinty-MerchantId": first["merchantId"], "X-Pwinty-REST-API-Key": key}
+    assert client.get("/v3.0/orders", headers=v3).status_code == 200
+    again = json.loads(cli("merchants", "credentials", "Old Shop", "--json").stdout)
+    assert again["printApi"] == {**first["printApi"], "apiSecret": None}
+    rotated = json.loads(cli("merchants", "credentials", "Old Shop", "--rotate-secret", "--json").stdout)
+    assert rotated["printApi"]["apiSecret"] not in (None, first["printApi"]["apiSecret"])
+    assert rotated["printApi"]["apiKey"] == first["printApi"]["apiKey"]
+    live = json.loads(cli("merchants", "credentials", "Old Shop", "--environment", "live", "--json").stdout)
+    assert live["merchantId"] == first["merchantId"] and live["printApi"]["apiKey"] != first["printApi"]["apiKey"]
+    table = cli("merchants", "credentials", "Old Shop").stdout
+    assert first["merchantId"] in table and first["printApi"]["apiKey"] in table
+    assert first["printApi"]["apiSecret"] not in table
+    missing = cli("merchants", "credentials", "Nobody", check=False)
+    assert missing.returncode == 1 and "no merchant named" in missing.stderr

@@ -367,6 +367,38 @@ def merchants_callback_secret(
     print(secret)
 
 
+@merchants_app.command("credentials")
+def merchants_credentials(
+    name: Annotated[str, typer.Argument(help="The merchant's name.")],
+    environment: Annotated[str, typer.Option(help="sandbox or live.")] = "sandbox",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    rotate_secret: Annotated[bool, typer.Option(help="Replace the Print API secret (printed once).")] = False,
+) -> None:
+    """The merchant's id (with a v4 API key, the Pwinty v3.0 credentials) and its legacy Print API
+    credentials, made on first use; the secret is printed only when made or rotated."""
+    from printwork.core.merchants.credentials import merchant_credentials
+
+    _require_schema()
+    try:
+        with _database().transaction() as session:
+            credentials = merchant_credentials(session, name, environment, rotate_secret=rotate_secret)
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(credentials.document()))
+        return
+    api = credentials.print_api
+    table = _folding_table("Credential", "Value", title=f"{name} ({environment})")
+    table.add_row("Merchant id (X-Pwinty-MerchantId)", str(credentials.merchant_id))
+    table.add_row("Pwinty REST API key (X-Pwinty-REST-API-Key)", "any of the merchant's v4 API keys")
+    table.add_row("Print API key", api.api_key)
+    table.add_row("Print API secret", api.api_secret or "(shown only when made; --rotate-secret makes a new one)")
+    table.add_row("Print API client code", api.client_code)
+    table.add_row("Print API source codes", ", ".join(api.source_codes))
+    Console(soft_wrap=True).print(table)
+
+
 @labs_app.command("create-key")
 def labs_create_key(lab_code: Annotated[str, typer.Argument(help="The lab's code in the catalogue.")]) -> None:
     """Issue a key for the lab-facing API and print it, once, as the last line."""

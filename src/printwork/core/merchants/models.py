@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printwork.db import Base
@@ -37,3 +37,22 @@ class ApiKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+
+
+class LegacyCredentials(Base):
+    """A merchant's credentials for the legacy Prodigi Print API (HTTP Basic key and secret,
+    client code, source codes), one set per environment, made on first use."""
+
+    __tablename__ = "legacy_credentials"
+    __table_args__ = (UniqueConstraint("merchant_id", "environment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    api_key: Mapped[str] = mapped_column(String(40), unique=True)
+    # Only a hash: the secret is shown when it is made and when it is rotated, never again.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    client_code: Mapped[str] = mapped_column(String(20), unique=True)
+    source_codes_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
