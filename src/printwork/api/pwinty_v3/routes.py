@@ -29,6 +29,7 @@ from printwork.core.orders import service as orders
 from printwork.core.orders.domain import STAGE_DRAFT, OrderListQuery, Outcome
 from printwork.core.orders.repository import count_orders, order_stage_and_payment
 from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate_each
+from printwork.db import Writes
 
 PREFIX = "/v3.0/"
 MAX_LIMIT = 250
@@ -52,15 +53,20 @@ def _wants_xml(request: Request) -> bool:
     return "xml" in accept and "json" not in accept
 
 
-def answer(request: Request, data: bytes | Any, status: int = 200, status_text: str = "OK") -> Response:
-    """`data` already rendered as JSON bytes, or a value to render."""
+def answer(request: Request, data: bytes | Any, status: int = 200, status_text: str = "OK",
+           beside: str | None = None) -> Response:
+    """`data` already rendered as JSON bytes, or a value to render. `beside` names a key of `data`
+    that is repeated at the top level, where clients written from the document look for it."""
     rendered = data if isinstance(data, bytes) else orjson.dumps(data)
     if _wants_xml(request):
         body = translate.to_xml({"data": orjson.loads(rendered), "statusTxt": status_text, "statusCode": status},
                                 "response")
         return Response('<?xml version="1.0" encoding="utf-8"?>' + body, status_code=status,
                         media_type="application/xml")
-    content = b'{"data":%s,"statusTxt":%s,"statusCode":%d}' % (rendered, orjson.dumps(status_text), status)
+    extra = b""
+    if beside is not None:
+        extra = b',"%s":%s' % (beside.encode(), orjson.dumps(data[beside]))
+    content = b'{"data":%s,"statusTxt":%s,"statusCode":%d%s}' % (rendered, orjson.dumps(status_text), status, extra)
     return Response(content, status_code=status, media_type="application/json")
 
 
@@ -169,17 +175,16 @@ async def _rendered(request: Request, owner: Owner, order_id: int) -> bytes:
 
 
 async def _write(request: Request, work: Callable[[Session], T], *, due: Callable[[T], list[int]] | None = None) -> T:
-    """`work` in a transaction of its own, off the event loop; then the orders it made due go to the workers."""
-    ctx = context(request)
+    """`work` in the group committer's next transaction (its own savepoint); the orders it made due
+    go to the workers once that has committed."""
 
-    def run() -> T:
-        with ctx.database.transaction() as session:
-            result = work(session)
+    def unit(writes: Writes) -> T:
+        result = work(writes.session)
         if due is not None:
-            ctx.jobs.orders_due(due(result))
+            writes.due_orders.extend(due(result))
         return result
 
-    return await ctx.blocking(run)
+    return await context(request).committer.run(unit)
 
 
 def _parsed(raw: Any, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
@@ -320,7 +325,8 @@ async def add_images(request: Request) -> Response:
     raw = await body(request, form=False)
     if not isinstance(raw, list) or not raw:
         raise Refused(400, "The body must be a non-empty array of image objects.")
-    return answer(request, {"items": await _add_images(request, raw, lambda i: f"items[{i}]")})
+    # The real answer is {"data": {"items": […]}, …}; the published npm client reads `items` at the top.
+    return answer(request, {"items": await _add_images(request, raw, lambda i: f"items[{i}]")}, beside="items")
 
 
 # --- reference data --------------------------------------------------------------------------
@@ -357,7 +363,7 @@ async def prices(request: Request) -> Response:
             raise Refused(400, f"{product.sku} cannot be sent to {country}.")
         result.append({"sku": product.sku, "price": translate.minor(min(a.items_total for a in options), currency),
                        "currency": currency})
-    return answer(request, {"prices": result})
+    return answer(request, {"prices": result}, beside="prices")  # top-level `prices`: as for images/batch
 
 
 routes = [
