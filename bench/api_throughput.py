@@ -30,7 +30,12 @@ sys.path.insert(0, str(ROOT))
 from bench.serving import free_port, wait_until_up  # noqa: E402
 from tests.conftest import EXAMPLE_ORDER  # noqa: E402
 
-TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10, "quote": 0.12, "quote-varied": 0.12}
+TARGETS = {"create": 0.06, "get": 0.20, "list": 0.10, "quote": 0.12, "quote-varied": 0.12,
+           "v3 create": 0.06, "v3 get": 0.20}
+# A Pwinty v3.0 order as an old shop creates it (a draft; its images follow in other requests).
+V3_ORDER = {"merchantOrderId": "bench", "recipientName": "Ann Smith", "address1": "1 High St",
+            "addressTownOrCity": "London", "postalOrZipCode": "W1A 1AA", "countryCode": "GB",
+            "preferredShippingMethod": "Standard"}
 QUOTE = {
     "destinationCountryCode": "FR",
     "items": [
@@ -84,10 +89,15 @@ def analyze(database_url: str) -> None:
     engine.dispose()
 
 
-def lua(method: str, path: str, key: str, body: bytes | None, workdir: Path, name: str) -> Path:
-    script = workdir / f"{name}.lua"
-    lines = [f'wrk.method = "{method}"', f'wrk.path = "{path}"',
-             'wrk.headers["Content-Type"] = "application/json"', f'wrk.headers["X-API-Key"] = "{key}"']
+def lua(method: str, path: str, key: str, body: bytes | None, workdir: Path, name: str,
+        merchant_id: str | None = None) -> Path:
+    """A wrk script; with `merchant_id`, authenticated as Pwinty v3.0 clients are."""
+    script = workdir / f"{name.replace(' ', '-')}.lua"
+    lines = [f'wrk.method = "{method}"', f'wrk.path = "{path}"', 'wrk.headers["Content-Type"] = "application/json"']
+    if merchant_id is None:
+        lines.append(f'wrk.headers["X-API-Key"] = "{key}"')
+    else:
+        lines += [f'wrk.headers["X-Pwinty-MerchantId"] = "{merchant_id}"', f'wrk.headers["X-Pwinty-REST-API-Key"] = "{key}"']
     if body is not None:
         lines.append(f"wrk.body = [==[{body.decode()}]==]")
     script.write_text("\n".join(lines) + "\n")
@@ -131,9 +141,11 @@ def main() -> None:
     # Migrate, load the demo catalogue and make the demo merchant, as `printwork serve` does.
     prepare = subprocess.run(
         [sys.executable, "-c", "from printwork.config import get_settings; from printwork.db import Database;"
-         "from printwork.bootstrap import prepare; s=get_settings(); print(prepare(s, Database(s.resolved_database_url)).demo_key)"],
+         "from printwork.bootstrap import prepare; from printwork.core.merchants.service import owner_for_key;"
+         "s=get_settings(); d=Database(s.resolved_database_url); k=prepare(s, d).demo_key; print(k);"
+         "session=d.read().__enter__(); print(owner_for_key(session, k).merchant_id)"],
         env=env, capture_output=True, text=True, check=True)
-    key = prepare.stdout.strip().splitlines()[-1]
+    key, merchant_id = prepare.stdout.strip().splitlines()[-2:]
     body = json.dumps(EXAMPLE_ORDER).encode()
 
     printwork_port = free_port()
@@ -158,12 +170,21 @@ def main() -> None:
         quoted = httpx.post(f"{base}/v4.0/quotes", content=quote_body, headers={**headers, "Content-Type": "application/json"})
         quoted.raise_for_status()
         (payloads / "quote.json").write_bytes(quoted.content)
+        v3_headers = {"X-Pwinty-MerchantId": merchant_id, "X-Pwinty-REST-API-Key": key, "Content-Type": "application/json"}
+        v3_body = json.dumps(V3_ORDER).encode()
+        v3_created = httpx.post(f"{base}/v3.0/orders", content=v3_body, headers=v3_headers)
+        v3_created.raise_for_status()
+        v3_id = v3_created.json()["data"]["id"]
+        (payloads / "v3-create.json").write_bytes(v3_created.content)
+        (payloads / "v3-get.json").write_bytes(httpx.get(f"{base}/v3.0/orders/{v3_id}", headers=v3_headers).content)
         scripts = {
             "create": lua("POST", "/v4.0/orders", key, body, workdir, "create"),
             "get": lua("GET", f"/v4.0/orders/{order_id}", key, None, workdir, "get"),
             "list": lua("GET", "/v4.0/orders?top=10", key, None, workdir, "list"),
             "quote": lua("POST", "/v4.0/quotes", key, quote_body, workdir, "quote"),
             "quote-varied": varied_quote_lua(key, workdir),
+            "v3 create": lua("POST", "/v3.0/orders", key, v3_body, workdir, "v3 create", merchant_id),
+            "v3 get": lua("GET", f"/v3.0/orders/{v3_id}", key, None, workdir, "v3 get", merchant_id),
         }
         bare_port = free_port()
         servers.append(start_server(["bench.bare_app:app", "--port", str(bare_port)], dict(env, BARE_PAYLOAD_DIR=str(payloads))))

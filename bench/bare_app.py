@@ -14,17 +14,23 @@ CREATE = (PAYLOADS / "create.json").read_bytes()
 GET = (PAYLOADS / "get.json").read_bytes()
 LIST = (PAYLOADS / "list.json").read_bytes()
 QUOTE = (PAYLOADS / "quote.json").read_bytes()
+# Only api_throughput.py measures the Pwinty v3.0 face; served.py leaves these out.
+V3_CREATE = (PAYLOADS / "v3-create.json").read_bytes() if (PAYLOADS / "v3-create.json").exists() else CREATE
+V3_GET = (PAYLOADS / "v3-get.json").read_bytes() if (PAYLOADS / "v3-get.json").exists() else GET
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
+    v3 = scope["path"].startswith("/v3.0/")
     if scope["method"] == "POST":
         while True:  # read the whole body, as a real endpoint must
             message = await receive()
             if not message.get("more_body"):
                 break
-        body = QUOTE if scope["path"].rstrip("/").endswith("/quotes") else CREATE
+        body = QUOTE if scope["path"].rstrip("/").endswith("/quotes") else V3_CREATE if v3 else CREATE
+    elif v3:
+        body = V3_GET
     elif scope["path"].rstrip("/").endswith("/orders"):
         body = LIST
     else:
