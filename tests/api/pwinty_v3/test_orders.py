@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -288,3 +289,15 @@ def test_a_v3_draft_is_a_v4_draft_and_a_v4_order_reads_through_v3(client, v3, or
     assert data_of(client.get(f"/v3.0/orders/{draft['id']}", headers=v3))["status"] == "Cancelled"
     data_of(client.post(f"/v3.0/orders/{number}/status", json={"status": "Cancelled"}, headers=v3))
     assert client.get(f"/v4.0/orders/{placed['id']}", headers=v4).json()["order"]["status"]["stage"] == "Cancelled"
+
+
+def test_the_rendition_kept_at_creation_is_what_the_stored_order_renders_to(client, v3, test_db):
+    from printwork.api.pwinty_v3 import translate
+    from printwork.core.orders.repository import load_order_views
+
+    for changes in ({}, {"address2": "Flat 2", "payment": "InvoiceRecipient", "email": "a@b.c"},
+                    {"address1": None, "postalOrZipCode": None}):
+        order = create(client, v3, **changes)
+        with test_db.db.read() as session:
+            view = load_order_views(session, [order["id"]])[order["id"]]
+        assert json.loads(translate.render_order(view)) == order

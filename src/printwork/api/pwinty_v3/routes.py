@@ -233,9 +233,10 @@ async def list_orders(request: Request) -> Response:
 async def create_order(request: Request) -> Response:
     owner = await authenticate(request)
     details, failures = _parsed(await body(request), translate.parse_order)
-    order_id = await _write(request, lambda s: drafts.create_draft(s, owner, details, face=translate.FACE,
-                                                                   failures=failures))
-    return answer(request, await _rendered(request, owner, order_id))
+    _, rendered = await context(request).committer.run(lambda writes: drafts.create_draft(
+        writes, owner, details, face=translate.FACE, render=translate.render_order,
+        rendition_format=translate.RENDITION_FORMAT, failures=failures))
+    return answer(request, rendered)
 
 
 async def update_order(request: Request) -> Response:

@@ -13,6 +13,7 @@ Services flush; the boundary commits, and after the commit hands the order to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -37,13 +38,19 @@ from printwork.core.orders.domain import (
     STAGE_DRAFT,
     STAGE_IN_PROGRESS,
     STAGE_ON_HOLD,
+    Address,
     Cost,
+    OrderView,
+    Recipient,
+    StatusDetails,
 )
 from printwork.core.orders.renditions import order_changed
+from printwork.core.orders import repository
 from printwork.core.orders.repository import assets_t, issues_t, items_t, orders_t
 from printwork.core.orders.rules import check_country, is_http_url, is_md5_hash
 from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate
 from printwork.core.pricing.money import money_string
+from printwork.db import Writes
 
 ASSET_IN_PROGRESS = "InProgress"
 ASSET_COMPLETE = "Complete"
@@ -173,25 +180,40 @@ def _detail_columns(details: DraftDetails, country: str) -> dict:
     }
 
 
-def create_draft(session: Session, owner: Owner, details: DraftDetails, *, face: str,
-                 failures: FailureCollector | None = None) -> int:
-    """A new draft of the owner's; `failures` may already hold the face's own shape failures."""
+def create_draft(writes: Writes, owner: Owner, details: DraftDetails, *, face: str,
+                 render: Callable[[OrderView], bytes], rendition_format: str,
+                 failures: FailureCollector | None = None) -> tuple[int, bytes]:
+    """A new draft of the owner's, and its rendition in the face's format (stored with it, as a
+    placed order's is); `failures` may already hold the face's own shape failures."""
     failures = failures if failures is not None else FailureCollector()
     country = _check_details(details, failures)
     failures.raise_if_any()
     now = utcnow()
-    order_id = session.execute(insert(orders_t).returning(orders_t.c.id).values(
-        merchant_id=owner.merchant_id, environment=owner.environment, created_at=now, updated_at=now, version=1,
-        idempotency_key=None, callback_url=None, stage=STAGE_DRAFT,
-        download_assets=DETAIL_NOT_STARTED, print_ready_assets_prepared=DETAIL_NOT_STARTED,
-        allocate_production_location=DETAIL_NOT_STARTED, in_production=DETAIL_NOT_STARTED,
-        shipping=DETAIL_NOT_STARTED, metadata_json=None, due_at=None, lease_token=None, lease_expires_at=None,
-        hold_until=None, submitted_at=None, files_purged_at=None, sandbox_fault=None, sandbox_hurry=False,
-        announced_json=orjson.dumps({"stage": STAGE_DRAFT, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
-        face=face, draft_price_json=None, **_detail_columns(details, country),
-    )).scalar_one()
-    order_changed(session, order_id)
-    return order_id
+    columns = _detail_columns(details, country)
+    order_id = repository.insert_order(writes.raw, {
+        "merchant_id": owner.merchant_id, "environment": owner.environment, "created_at": now, "updated_at": now,
+        "version": 1, "idempotency_key": None, "callback_url": None, "stage": STAGE_DRAFT,
+        "download_assets": DETAIL_NOT_STARTED, "print_ready_assets_prepared": DETAIL_NOT_STARTED,
+        "allocate_production_location": DETAIL_NOT_STARTED, "in_production": DETAIL_NOT_STARTED,
+        "shipping": DETAIL_NOT_STARTED, "metadata_json": None, "due_at": None, "lease_token": None,
+        "lease_expires_at": None, "hold_until": None, "submitted_at": None, "files_purged_at": None,
+        "sandbox_fault": None, "sandbox_hurry": False,
+        "announced_json": orjson.dumps({"stage": STAGE_DRAFT, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
+        "face": face, "draft_price_json": None, **columns,
+    })
+    view = OrderView(
+        id=order_id, created=now, last_updated=now, version=1, callback_url=None,
+        merchant_reference=columns["merchant_reference"], shipping_method=columns["shipping_method"],
+        idempotency_key=None, stage=STAGE_DRAFT, details=StatusDetails(*(DETAIL_NOT_STARTED,) * 5), issues=[],
+        recipient=Recipient(columns["recipient_name"], columns["recipient_email"], columns["recipient_phone"], Address(
+            columns["address_line1"], columns["address_line2"], columns["address_postal_code"], country,
+            columns["address_town"], columns["address_state"])),
+        items=[], packing_slip_url=columns["packing_slip_url"], packing_slip_status=columns["packing_slip_status"],
+        metadata_json=None, payment_option=columns["payment_option"],
+    )
+    body = render(view)
+    repository.store_rendition(writes.raw, order_id, rendition_format, 1, body)
+    return order_id, body
 
 
 def _draft(session: Session, owner: Owner, order_id: int) -> None:
