@@ -301,3 +301,46 @@ def test_the_rendition_kept_at_creation_is_what_the_stored_order_renders_to(clie
         with test_db.db.read() as session:
             view = load_order_views(session, [order["id"]])[order["id"]]
         assert json.loads(translate.render_order(view)) == order
+
+
+def _settings(test_db, **changes):
+    from printwork.core.merchants.service import update_settings
+
+    with test_db.db.transaction() as session:
+        update_settings(session, "Test Shop", **changes)
+
+
+def test_a_merchant_who_pays_per_order_gets_the_402_with_the_payment_link(client, v3, test_db):
+    _settings(test_db, pays_per_order=True)
+    order = create(client, v3)
+    data_of(client.post(f"/v3.0/orders/{order['id']}/images", json=IMAGE, headers=v3))
+    response = client.post(f"/v3.0/orders/{order['id']}/status", json={"status": "Submitted"}, headers=v3)
+    assert response.status_code == 402, response.text
+    body = response.json()
+    assert body["statusTxt"] == "Payment Authorization Required" and body["statusCode"] == 402
+    assert body["data"]["url"].startswith("https://printwork.test/") and body["data"]["paymentRequest"] > 0
+    shown = data_of(client.get(f"/v3.0/orders/{order['id']}", headers=v3))
+    assert shown["status"] == "AwaitingPayment" and shown["paymentUrl"] == body["data"]["url"]
+    assert body["data"]["paymentRequest"] == shown["price"]
+
+
+def test_a_paused_merchants_submitted_order_is_submitted_to_v3_and_waits_in_v4(client, v3, test_db):
+    _settings(test_db, pause_indefinite=True)
+    order = create(client, v3)
+    data_of(client.post(f"/v3.0/orders/{order['id']}/images", json=IMAGE, headers=v3))
+    assert data_of(client.post(f"/v3.0/orders/{order['id']}/status", json={"status": "Submitted"}, headers=v3)) == {}
+    assert data_of(client.get(f"/v3.0/orders/{order['id']}", headers=v3))["status"] == "Submitted"
+    v4 = client.get(f"/v4.0/orders/ord_{order['id']}", headers={"X-API-Key": v3["X-Pwinty-REST-API-Key"]})
+    assert v4.json()["order"]["status"] is None  # paused: no stage shown
+
+
+def test_a_draft_changed_through_v4_shows_its_new_price_in_v3(client, v3):
+    order = create(client, v3, preferredShippingMethod="Budget")
+    data_of(client.post(f"/v3.0/orders/{order['id']}/images", json=IMAGE, headers=v3))
+    before = data_of(client.get(f"/v3.0/orders/{order['id']}", headers=v3))
+    changed = client.post(f"/v4.0/orders/ord_{order['id']}/actions/updateShippingMethod",
+                          json={"shippingMethod": "Express"}, headers={"X-API-Key": v3["X-Pwinty-REST-API-Key"]})
+    assert changed.json()["outcome"] == "Updated", changed.text
+    after = data_of(client.get(f"/v3.0/orders/{order['id']}", headers=v3))
+    assert after["preferredShippingMethod"] == "Express" and after["status"] == "NotYetSubmitted"
+    assert after["shippingInfo"]["price"] > before["shippingInfo"]["price"]

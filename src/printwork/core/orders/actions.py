@@ -33,6 +33,7 @@ from printwork.core.orders.domain import (
     Recipient,
     shipment_public_id,
 )
+from printwork.core.orders.drafts import reprice_draft
 from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import (
     charge_items_t,
@@ -244,6 +245,8 @@ def update_recipient(session: Session, owner: Owner, order_id: int, recipient: R
 def _after_change(session: Session, order: _Order, catalog: Catalog, announcer: Announcer | None) -> None:
     if order.stage == STAGE_AWAITING_PAYMENT:
         reprice_payment(session, order.id, catalog)  # the amount follows the new destination or method
+    elif order.stage == STAGE_DRAFT:
+        reprice_draft(session, order.id, catalog)  # a draft changed through v4 shows its new price in v3
     refresh_status(session, order.id, announcer)
 
 

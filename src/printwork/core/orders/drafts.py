@@ -430,8 +430,8 @@ def submit_draft(session: Session, owner: Owner, order_id: int, catalog: Catalog
         stage, due_at, submitted_at = STAGE_AWAITING_PAYMENT, None, None
     else:
         stage, due_at, submitted_at = STAGE_IN_PROGRESS, now, now
-    _touch(session, order_id, stage=stage, due_at=due_at, submitted_at=submitted_at, hold_until=hold_until,
-           draft_price_json=None)
+    # The draft's price stays until labs are allocated: a paused or unpaid order has no charges yet.
+    _touch(session, order_id, stage=stage, due_at=due_at, submitted_at=submitted_at, hold_until=hold_until)
     order = session.execute(select(orders_t.c.address_country_code, orders_t.c.shipping_method)
                             .where(orders_t.c.id == order_id)).one()
     if stage == STAGE_IN_PROGRESS:

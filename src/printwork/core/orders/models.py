@@ -81,8 +81,8 @@ class Order(Base):
     face: Mapped[str] = mapped_column(String(20), default="prodigi_v4", server_default="prodigi_v4")
     # Who pays (domain.PAYMENT_*); NULL: the merchant is invoiced, as v4 orders always are.
     payment_option: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    # A draft's price as it stands, {"items": …, "shipping": …, "currency": …}; NULL once submitted
-    # (charges say it then) or while no lab can make and send it.
+    # A draft's price as it stands, {"items": …, "shipping": …, "per_item": […], "currency": …},
+    # until labs are allocated (charges say it then); NULL while no lab can make and send it.
     draft_price_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
