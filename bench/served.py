@@ -51,6 +51,8 @@ BIN = Path(sys.executable).parent
 TARGETS = {"get Complete": 0.20, "list 10 mixed": 0.10, "get in backlog": 0.20, "list 10 in backlog": 0.10,
            "create + workers": 0.06, "quote": 0.12}
 P99_LIMIT_MS = 25.0
+# Issue 10 sets the p99 bound for creates; the other rows show their p99 beside it, unjudged.
+P99_JUDGED = {"create + workers"}
 
 
 def order(url: str, reference: str) -> dict:
@@ -280,18 +282,18 @@ def main() -> None:
         f"per row against a bare ASGI app on CPU 0 (Printwork paused meanwhile); wrk 1 thread x 32 connections "
         f"and the image server on CPU 1; {os.cpu_count()} cores.",
         "",
-        "| row | Printwork req/s | bare req/s | ratio | target | p50 ms | p99 ms | p99 < 25 ms | non-2xx |",
+        "| row | Printwork req/s | bare req/s | ratio | target | p50 ms | p99 ms | p99 < 25 ms (judged for create) | non-2xx |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for name, pair in results.items():
         mine, theirs = pair["printwork"], pair["bare"]
         ratio = mine["rps"] / theirs["rps"]
-        ok = ratio >= TARGETS[name] and mine["p99"] < P99_LIMIT_MS and mine["non_2xx"] == 0
+        ok = ratio >= TARGETS[name] and (name not in P99_JUDGED or mine["p99"] < P99_LIMIT_MS) and mine["non_2xx"] == 0
         verdicts.append(ok)
         lines.append(
             f"| {name} | {mine['rps']:.0f} | {theirs['rps']:.0f} | {ratio:.1%} | ≥ {TARGETS[name]:.0%} | "
-            f"{mine['p50']:.2f} | {mine['p99']:.2f} | {'yes' if mine['p99'] < P99_LIMIT_MS else 'NO'} | "
+            f"{mine['p50']:.2f} | {mine['p99']:.2f} | {('yes' if mine['p99'] < P99_LIMIT_MS else 'NO') if name in P99_JUDGED else ('(yes)' if mine['p99'] < P99_LIMIT_MS else '(no)')} | "
             f"{mine['non_2xx']} |")
     lines += ["", *[f"- {note}" for note in notes], "", "All targets met." if all(verdicts) else "Some targets NOT met."]
     report = "\n".join(lines) + "\n"
