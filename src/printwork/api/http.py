@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from printwork.core.merchants.service import Owner
 from printwork.core.orders.domain import parse_order_id
 
 JSON = "application/json"
+T = TypeVar("T")
 
 
 class NotAuthenticated(Exception):
@@ -96,3 +98,16 @@ def order_id_from_path(raw: str) -> int:
         failures.add("orderId", "InvalidOrderId", raw)
         failures.raise_if_any()
     return order_id  # type: ignore[return-value]
+
+
+def parsed(raw: Any, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
+    """`raw` (a body already read) read by a face's `parse`, and the collector that may already
+    hold its failures; a missing body, or one `parse` could make nothing of, is refused at once."""
+    failures = FailureCollector()
+    if raw is None:
+        failures.add("body", "Required", None)
+        failures.raise_if_any()
+    value = parse(raw, failures)
+    if value is None:
+        failures.raise_if_any()
+    return value, failures  # type: ignore[return-value]

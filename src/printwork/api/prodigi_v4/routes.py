@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from printwork.api.context import ORIGINAL_PATH, AppContext
-from printwork.api.http import JSON, authenticate, context, json_body, order_id_from_path, trace_parent
+from printwork.api.http import JSON, authenticate, context, json_body, order_id_from_path, parsed, trace_parent
 from printwork.api.outcome import envelope, error_response, wire_failures
 from printwork.api.prodigi_v4 import translate
 from printwork.core.catalog.spine import spine_width_mm
@@ -38,15 +38,7 @@ T = TypeVar("T")
 async def parsed_body(request: Request, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
     """The body read by `parse`, and the collector that may already hold its failures; a
     missing body, or one `parse` could make nothing of, is answered at once."""
-    raw = await json_body(request)
-    failures = FailureCollector()
-    if raw is None:
-        failures.add("body", "Required", None)
-        failures.raise_if_any()
-    parsed = parse(raw, failures)
-    if parsed is None:
-        failures.raise_if_any()
-    return parsed, failures  # type: ignore[return-value]
+    return parsed(await json_body(request), parse)
 
 
 SANDBOX_FAULT_HEADER = "x-printwork-sandbox-fail"

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from printwork.api.http import BodyTooLarge, InvalidContentType, NotAuthenticated, context, owner_of_key, read_capped
+from printwork.api.http import (
+    BodyTooLarge, InvalidContentType, NotAuthenticated, context, owner_of_key, parsed, read_capped)
 from printwork.api.pwinty_v3 import translate
 from printwork.core.catalog.domain import SHIPPING_METHODS
 from printwork.core.errors import Conflict, EntityNotFound, FailureCollector, Forbidden, ValidationFailed
@@ -187,17 +188,6 @@ async def _write(request: Request, work: Callable[[Session], T], *, due: Callabl
     return await context(request).committer.run(unit)
 
 
-def _parsed(raw: Any, parse: Callable[[Any, FailureCollector], T | None]) -> tuple[T, FailureCollector]:
-    failures = FailureCollector()
-    if raw is None:
-        failures.add("body", "Required", None)
-        failures.raise_if_any()
-    parsed = parse(raw, failures)
-    if parsed is None:
-        failures.raise_if_any()
-    return parsed, failures  # type: ignore[return-value]
-
-
 # --- orders ----------------------------------------------------------------------------------
 
 async def get_order(request: Request) -> Response:
@@ -232,7 +222,7 @@ async def list_orders(request: Request) -> Response:
 
 async def create_order(request: Request) -> Response:
     owner = await authenticate(request)
-    details, failures = _parsed(await body(request), translate.parse_order)
+    details, failures = parsed(await body(request), translate.parse_order)
     _, rendered = await context(request).committer.run(lambda writes: drafts.create_draft(
         writes, owner, details, face=translate.FACE, render=translate.render_order,
         rendition_format=translate.RENDITION_FORMAT, failures=failures))
@@ -243,7 +233,7 @@ async def update_order(request: Request) -> Response:
     """PUT replaces the order; clients PUT it back as they read it, so read-only fields are ignored."""
     owner = await authenticate(request)
     order_id = order_number(request)
-    details, failures = _parsed(await body(request), translate.parse_order)
+    details, failures = parsed(await body(request), translate.parse_order)
     ctx = context(request)
     await _write(request, lambda s: drafts.update_draft(s, owner, order_id, details, ctx.catalog.get(s), failures))
     return answer(request, await _rendered(request, owner, order_id))
@@ -260,7 +250,7 @@ async def submission_status(request: Request) -> Response:
 async def change_status(request: Request) -> Response:
     owner = await authenticate(request)
     order_id = order_number(request)
-    wanted, failures = _parsed(await body(request), translate.parse_status)
+    wanted, failures = parsed(await body(request), translate.parse_status)
     failures.raise_if_any()
     ctx = context(request)
     public_base_url = ctx.settings.resolved_public_base_url
