@@ -15,10 +15,10 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -51,9 +51,10 @@ class HttpFace:
     # The path as the face's routes match it, or None when the path is not this face's.
     claim: Callable[[str], str | None]
     routes: list
-    # Any error a request ended in, as the face documents it; None: not one it knows (then 500).
-    render_error: Callable[[Exception, str], Response | None]
-    internal_error: Callable[[str], Response]
+    # Any error a request ended in, as the face documents it (given the trace id and the request's
+    # headers, e.g. for a face that answers in XML when asked); None: not one it knows (then 500).
+    render_error: Callable[[Exception, str, Headers], Response | None]
+    internal_error: Callable[[str, Headers], Response]
 
 
 def _claim_v4(path: str) -> str | None:
@@ -71,10 +72,12 @@ def _claim_platform(path: str) -> str | None:
 # The one place where faces are wired, tried in this order; what none claims (the docs) goes to
 # FastAPI. The orders a face places are rendered by its entry in faces.ORDER_FACES.
 HTTP_FACES = (
-    HttpFace("prodigi_v4", _claim_v4, v4.routes, partial(outcome.render_error, wire_path=v4_translate.wire_path),
-             outcome.internal_error),
+    HttpFace("prodigi_v4", _claim_v4, v4.routes,
+             lambda exc, trace, _headers: outcome.render_error(exc, trace, wire_path=v4_translate.wire_path),
+             lambda trace, _headers: outcome.internal_error(trace)),
     HttpFace("pwinty_v3", v3.claim, v3.routes, v3.render_error, v3.internal_error),
-    HttpFace("platform", _claim_platform, platform.routes, outcome.render_error, outcome.internal_error),
+    HttpFace("platform", _claim_platform, platform.routes, lambda exc, trace, _headers: outcome.render_error(exc, trace),
+             lambda trace, _headers: outcome.internal_error(trace)),
 )
 
 
@@ -132,10 +135,11 @@ class Printwork:
         except Exception as exc:
             if started:
                 raise
-            response = face.render_error(exc, trace)
+            headers = Headers(scope=scope)
+            response = face.render_error(exc, trace, headers)
             if response is None:
                 log.exception("unhandled error on %s %s (%s)", scope.get("method"), path, trace)
-                response = face.internal_error(trace)
+                response = face.internal_error(trace, headers)
             await response(scope, receive, send_with_trace)
             return
         await send_plain(response, send, header)

@@ -262,6 +262,11 @@ def test_xml_is_answered_when_accept_asks_for_it(client, v3):
     root = ET.fromstring(response.content)
     assert root.findtext("data/id") == str(order["id"]) and root.findtext("data/status") == "NotYetSubmitted"
     assert root.findtext("statusTxt") == "OK" and root.find("data/images") is not None
+    # Errors too.
+    missing = client.get("/v3.0/orders/424242", headers={**v3, "Accept": "text/xml"})
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/xml")
+    root = ET.fromstring(missing.content)
+    assert root.findtext("statusCode") == "404" and root.findtext("errorMessage") == root.findtext("statusTxt")
     # Anything else gets JSON.
     for accept in ("*/*", "text/html", "application/json, application/xml"):
         assert client.get(f"/v3.0/orders/{order['id']}", headers={**v3, "Accept": accept}).json()["data"]["id"] == order["id"]

@@ -1,7 +1,7 @@
 """The Pwinty v3.0 endpoints (INVENTORY §1.2): thin handlers over the core's drafts and orders.
 
 Answers are `{"data": …, "statusTxt": "OK", "statusCode": 200}` (XML when `Accept` asks for it);
-errors `{"data": null, "statusTxt": <reason>, "statusCode": <code>, "errorMessage": <reason>}`,
+errors `{"data": null, "statusTxt": <reason>, "statusCode": <code>, "errorMessage": <reason>}` (XML too),
 but a request without the two Pwinty headers gets the bare 401 the real service sends.
 """
 
@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import orjson
 import pycountry
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,8 +50,8 @@ class Refused(Exception):
 
 # --- the envelope ----------------------------------------------------------------------------
 
-def _wants_xml(request: Request) -> bool:
-    accept = request.headers.get("accept", "").lower()
+def _wants_xml(headers: Headers) -> bool:
+    accept = headers.get("accept", "").lower()
     return "xml" in accept and "json" not in accept
 
 
@@ -59,7 +60,7 @@ def answer(request: Request, data: bytes | Any, status: int = 200, status_text: 
     """`data` already rendered as JSON bytes, or a value to render. `beside` names a key of `data`
     that is repeated at the top level, where clients written from the document look for it."""
     rendered = data if isinstance(data, bytes) else orjson.dumps(data)
-    if _wants_xml(request):
+    if _wants_xml(request.headers):
         body = translate.to_xml({"data": orjson.loads(rendered), "statusTxt": status_text, "statusCode": status},
                                 "response")
         return Response('<?xml version="1.0" encoding="utf-8"?>' + body, status_code=status,
@@ -71,8 +72,8 @@ def answer(request: Request, data: bytes | Any, status: int = 200, status_text: 
     return Response(content, status_code=status, media_type="application/json")
 
 
-def error(request: Request | None, status: int, message: str, data: Any = None) -> Response:
-    if request is not None and _wants_xml(request):
+def error(headers: Headers | None, status: int, message: str, data: Any = None) -> Response:
+    if headers is not None and _wants_xml(headers):
         body = translate.to_xml({"data": data, "statusTxt": message, "statusCode": status, "errorMessage": message},
                                 "response")
         return Response('<?xml version="1.0" encoding="utf-8"?>' + body, status_code=status,
@@ -91,30 +92,30 @@ def _failure_text(failures: dict) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
-def render_error(exc: Exception, _trace: str) -> Response | None:
+def render_error(exc: Exception, _trace: str, headers: Headers) -> Response | None:
     if isinstance(exc, NotAuthenticated):
         return Response(UNAUTHORISED, status_code=401, media_type="application/json")
     if isinstance(exc, Refused):
-        return error(None, exc.status, exc.message, exc.data)
+        return error(headers, exc.status, exc.message, exc.data)
     if isinstance(exc, ValidationFailed):
-        return error(None, 400, _failure_text(exc.failures))
+        return error(headers, 400, _failure_text(exc.failures))
     if isinstance(exc, EntityNotFound):
-        return error(None, 404, "The order with the specified id was not found.")
+        return error(headers, 404, "The order with the specified id was not found.")
     if isinstance(exc, drafts.NotADraft):
-        return error(None, 403, "Only orders in state NotYetSubmitted can be updated.")
+        return error(headers, 403, "Only orders in state NotYetSubmitted can be updated.")
     if isinstance(exc, (Conflict, Forbidden)):
-        return error(None, 403, str(exc))
+        return error(headers, 403, str(exc))
     if isinstance(exc, InvalidContentType):
-        return error(None, 415, "The Content-Type must be application/json or application/x-www-form-urlencoded.")
+        return error(headers, 415, "The Content-Type must be application/json or application/x-www-form-urlencoded.")
     if isinstance(exc, BodyTooLarge):
-        return error(None, 413, "The request body is larger than this server accepts.")
+        return error(headers, 413, "The request body is larger than this server accepts.")
     if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
-        return error(None, exc.status_code, "No such endpoint." if exc.status_code == 404 else "Method not allowed.")
+        return error(headers, exc.status_code, "No such endpoint." if exc.status_code == 404 else "Method not allowed.")
     return None
 
 
-def internal_error(_trace: str) -> Response:
-    return error(None, 500, "An unexpected error occurred while processing your request.")
+def internal_error(_trace: str, headers: Headers) -> Response:
+    return error(headers, 500, "An unexpected error occurred while processing your request.")
 
 
 def claim(path: str) -> str | None:
