@@ -28,7 +28,7 @@ from printwork.db import Database
 from printwork.migrations import runner
 
 POSTGRES_URL = os.environ.get("PRINTWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PER_TEST_TABLES = ["callback_attempts", "order_events", "lab_keys", "charge_items", "charges", "shipment_items", "shipments", "order_renditions", "order_issues", "order_assets", "order_items", "orders", "api_keys", "merchants"]
+PER_TEST_TABLES = ["callback_attempts", "order_events", "lab_keys", "charge_items", "charges", "shipment_items", "shipments", "order_renditions", "order_issues", "order_assets", "order_items", "orders", "legacy_credentials", "api_keys", "merchants"]
 
 
 def _postgres_unreachable_reason() -> str | None:
