@@ -11,7 +11,8 @@ from starlette.requests import Request
 from printwork.api.context import AppContext
 from printwork.core.errors import Failure, FailureCollector, ValidationFailed
 from printwork.core.merchants.service import Owner
-from printwork.core.orders.domain import parse_order_id
+from printwork.core.orders import service as orders
+from printwork.core.orders.domain import OrderListQuery, OrderView, parse_order_id
 
 JSON = "application/json"
 T = TypeVar("T")
@@ -111,3 +112,26 @@ def parsed(raw: Any, parse: Callable[[Any, FailureCollector], T | None]) -> tupl
     if value is None:
         failures.raise_if_any()
     return value, failures  # type: ignore[return-value]
+
+
+async def rendered_order(request: Request, owner: Owner, order_id: int, render: Callable[[OrderView], bytes],
+                         fmt: str) -> bytes:
+    """The owner's order in a face's format: its stored rendition, or rendered now and kept
+    (off the event loop) for the next reader of this version."""
+    ctx = context(request)
+    made: list[orders.Rendition] = []
+    body = await ctx.read(orders.get_order, ctx.database, owner, order_id, render, fmt, made)
+    if made:
+        await ctx.blocking(orders.keep, ctx.database, fmt, made)
+    return body
+
+
+async def rendered_page(request: Request, owner: Owner, query: OrderListQuery, render: Callable[[OrderView], bytes],
+                        fmt: str) -> tuple[list[bytes], bool]:
+    """One page of the owner's orders in a face's format, and whether another follows; as above."""
+    ctx = context(request)
+    made: list[orders.Rendition] = []
+    bodies, has_more = await ctx.read(orders.list_orders, ctx.database, owner, query, render, fmt, made)
+    if made:
+        await ctx.blocking(orders.keep, ctx.database, fmt, made)
+    return bodies, has_more

@@ -349,3 +349,22 @@ def test_a_draft_changed_through_v4_shows_its_new_price_in_v3(client, v3):
     after = data_of(client.get(f"/v3.0/orders/{order['id']}", headers=v3))
     assert after["preferredShippingMethod"] == "Express" and after["status"] == "NotYetSubmitted"
     assert after["shippingInfo"]["price"] > before["shippingInfo"]["price"]
+
+
+def test_bodies_a_v3_client_can_get_wrong_are_refused_clearly(client, v3, settings):
+    order = create(client, v3)
+    n = order["id"]
+    assert "image object" in error_of(client.post(f"/v3.0/orders/{n}/images", json=[IMAGE], headers=v3), 400)
+    assert "array of image" in error_of(client.post(f"/v3.0/orders/{n}/images/batch", json=IMAGE, headers=v3), 400)
+    form = {**v3, "Content-Type": "application/x-www-form-urlencoded"}
+    assert "UTF-8" in error_of(client.post("/v3.0/orders", content=b"recipientName=\xff", headers=form), 400)
+    assert "body" in error_of(client.post("/v3.0/orders", content=b"", headers=v3), 400)
+    huge = b'{"recipientName": "' + b"x" * (settings.max_request_bytes + 1) + b'"}'
+    assert error_of(client.post("/v3.0/orders", content=huge, headers=v3), 413)
+    assert client.get("/v3.0/orders/" + "9" * 40, headers=v3).status_code == 404
+    prices = "/v3.0/catalogue/prodigi%20direct/destination/{}/prices"
+    assert "array of SKUs" in error_of(client.post(prices.format("GB"), json={"sku": "X"}, headers=v3), 400)
+    assert "countryCode: InvalidCountryCode" in error_of(
+        client.post(prices.format("XX"), json=["GLOBAL-PHO-4X6"], headers=v3), 400)
+    assert data_of(client.post(prices.format("GB"), json={"skus": ["global-pho-4x6"]}, headers=v3))["prices"][0][
+        "sku"] == "GLOBAL-PHO-4X6"

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from printwork.api.http import JSON, NotAuthenticated, authenticate, context, json_body, order_id_from_path
+from printwork.api.http import (
+    JSON, NotAuthenticated, authenticate, context, json_body, order_id_from_path, rendered_order)
 from printwork.api.outcome import envelope
 from printwork.core.assets import samples
 from printwork.core.assets.storage import (
@@ -30,7 +31,6 @@ from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.labs import service as labs
 from printwork.core.labs.service import LAB_STAGES_BY_LOWER, LabShipment
 from printwork.core.merchants.service import utcnow
-from printwork.core.orders import service as orders
 from printwork.core.orders.domain import (
     asset_public_id,
     item_public_id,
@@ -81,9 +81,8 @@ async def sample_picture(request: Request) -> Response:
 # --- sandbox controls ----------------------------------------------------------------------
 
 async def _order_response(request: Request, owner, order_id: int, status_code: int = 200) -> Response:
-    ctx = context(request)
-    face = ctx.controls_order_face
-    body = await ctx.read(orders.get_order, ctx.database, owner, order_id, face.render_order, face.rendition_format)
+    face = context(request).controls_order_face
+    body = await rendered_order(request, owner, order_id, face.render_order, face.rendition_format)
     response = envelope(request, "Ok", "order", body)
     response.status_code = status_code
     return response

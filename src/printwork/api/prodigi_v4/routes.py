@@ -12,20 +12,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from printwork.api.context import ORIGINAL_PATH, AppContext
-from printwork.api.http import JSON, authenticate, context, json_body, order_id_from_path, parsed, trace_parent
+from printwork.api.http import (
+    JSON, authenticate, context, json_body, order_id_from_path, parsed, rendered_order, rendered_page, trace_parent)
 from printwork.api.outcome import envelope, error_response, wire_failures
 from printwork.api.prodigi_v4 import translate
 from printwork.core.catalog.spine import spine_width_mm
 from printwork.core.errors import (
     EntityNotFound,
-    Failure,
     FailureCollector,
     ValidationFailed,
 )
 from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import actions
 from printwork.core.orders import service as orders
-from printwork.core.orders.domain import parse_order_id
 from printwork.core.process.state import FAULTS
 from printwork.core.quotes import service as quotes
 from printwork.db import Writes
@@ -75,12 +74,7 @@ async def create_order(request: Request) -> Response:
 async def get_order(request: Request) -> Response:
     owner = await authenticate(request)
     number = order_id_from_path(request.path_params["order_id"])
-    ctx = context(request)
-    made: list[orders.Rendition] = []
-    body = await ctx.read(orders.get_order, ctx.database, owner, number, translate.render_order,
-                          translate.RENDITION_FORMAT, made)
-    if made:
-        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
+    body = await rendered_order(request, owner, number, translate.render_order, translate.RENDITION_FORMAT)
     return envelope(request, "Ok", "order", body)
 
 
@@ -89,13 +83,7 @@ async def list_orders(request: Request) -> Response:
     failures = FailureCollector()
     query = translate.parse_list_query(request.query_params.multi_items(), failures)
     failures.raise_if_any()
-    ctx = context(request)
-    made: list[orders.Rendition] = []
-    bodies, has_more = await ctx.read(
-        orders.list_orders, ctx.database, owner, query, translate.render_order, translate.RENDITION_FORMAT, made
-    )
-    if made:
-        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
+    bodies, has_more = await rendered_page(request, owner, query, translate.render_order, translate.RENDITION_FORMAT)
     next_url = b"null"
     if has_more:
         base = context(request).settings.public_base_url or str(request.base_url)

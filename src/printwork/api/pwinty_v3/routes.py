@@ -21,16 +21,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from printwork.api.http import (
-    BodyTooLarge, InvalidContentType, NotAuthenticated, context, owner_of_key, parsed, read_capped)
+    BodyTooLarge, InvalidContentType, NotAuthenticated, context, owner_of_key, parsed, read_capped, rendered_order,
+    rendered_page)
 from printwork.api.pwinty_v3 import translate
-from printwork.core.catalog.domain import SHIPPING_METHODS
 from printwork.core.errors import Conflict, EntityNotFound, FailureCollector, Forbidden, ValidationFailed
 from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import actions, drafts
-from printwork.core.orders import service as orders
 from printwork.core.orders.domain import STAGE_DRAFT, OrderListQuery, Outcome
 from printwork.core.orders.repository import count_orders, order_stage_and_payment
-from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate_each
+from printwork.core.quotes import service as quotes
 from printwork.db import Writes
 
 PREFIX = "/v3.0/"
@@ -167,13 +166,7 @@ def order_number(request: Request) -> int:
 
 
 async def _rendered(request: Request, owner: Owner, order_id: int) -> bytes:
-    ctx = context(request)
-    made: list[orders.Rendition] = []
-    rendered = await ctx.read(orders.get_order, ctx.database, owner, order_id, translate.render_order,
-                              translate.RENDITION_FORMAT, made)
-    if made:
-        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
-    return rendered
+    return await rendered_order(request, owner, order_id, translate.render_order, translate.RENDITION_FORMAT)
 
 
 async def _write(request: Request, work: Callable[[Session], T], *, due: Callable[[T], list[int]] | None = None) -> T:
@@ -210,13 +203,9 @@ async def list_orders(request: Request) -> Response:
     owner = await authenticate(request)
     limit = _bounded(request, "limit", 100, 1, MAX_LIMIT)
     start = _bounded(request, "start", 0, 0, 2**31 - 1)
-    ctx = context(request)
-    made: list[orders.Rendition] = []
-    bodies, _ = await ctx.read(orders.list_orders, ctx.database, owner, OrderListQuery(top=limit, skip=start),
-                               translate.render_order, translate.RENDITION_FORMAT, made)
-    if made:
-        await ctx.blocking(orders.keep, ctx.database, translate.RENDITION_FORMAT, made)
-    total = await ctx.in_session(lambda s: count_orders(s, owner))
+    bodies, _ = await rendered_page(request, owner, OrderListQuery(top=limit, skip=start), translate.render_order,
+                                    translate.RENDITION_FORMAT)
+    total = await context(request).in_session(lambda s: count_orders(s, owner))
     data = b'{"content":[%s],"count":%d,"summary":[{"label":"Orders","value":"%d"}]}' % (b",".join(bodies), total, total)
     return answer(request, data)
 
@@ -343,18 +332,8 @@ async def prices(request: Request) -> Response:
     ctx = context(request)
     catalog = await ctx.read(ctx.catalog.current, ctx.database)
     currency = await ctx.read(billing_currency, ctx.database, owner.merchant_id)
-    unknown = [s for s in skus if catalog.product(s) is None]
-    if unknown:
-        raise Refused(400, f"Unknown SKUs: {', '.join(unknown)}")
-    result = []
-    for sku in skus:
-        product = catalog.product(sku)
-        options = [a for a in allocate_each(catalog, [BasketLine(product.sku, 1)], country, SHIPPING_METHODS, currency)
-                   if not isinstance(a, NotAllocatable)]
-        if not options:
-            raise Refused(400, f"{product.sku} cannot be sent to {country}.")
-        result.append({"sku": product.sku, "price": translate.minor(min(a.items_total for a in options), currency),
-                       "currency": currency})
+    result = [{"sku": sku, "price": translate.minor(price, currency), "currency": currency}
+              for sku, price in quotes.unit_prices(catalog, skus, country, currency, FailureCollector())]
     return answer(request, {"prices": result}, beside="prices")  # top-level `prices`: as for images/batch
 
 

@@ -70,24 +70,20 @@ CHECK_CODES = {
     drafts.ASPECT_NOT_CHECKED_YET: "CouldNotValidateAspectRatio",
 }
 
-# The fields of a request, by their wire names, and the core field each one is.
-ORDER_FIELDS = {
-    "merchantorderid": "merchant_reference", "recipientname": "recipient.name", "address1": "recipient.address.line1",
-    "address2": "recipient.address.line2", "addresstownorcity": "recipient.address.town_or_city",
-    "stateorcounty": "recipient.address.state_or_county", "postalorzipcode": "recipient.address.postal_or_zip_code",
-    "countrycode": "recipient.address.country_code", "preferredshippingmethod": "shipping_method",
-    "payment": "payment_option", "packingslipurl": "packing_slip_url", "mobiletelephone": "recipient.phone_number",
-    "telephone": "recipient.phone_number", "email": "recipient.email",
-}
+# The core's field paths and the v3 names of the same fields.
 WIRE_NAMES = {
     "merchant_reference": "merchantOrderId", "recipient.name": "recipientName", "recipient.address.line1": "address1",
     "recipient.address.line2": "address2", "recipient.address.town_or_city": "addressTownOrCity",
     "recipient.address.state_or_county": "stateOrCounty", "recipient.address.postal_or_zip_code": "postalOrZipCode",
-    "recipient.address.country_code": "countryCode", "shipping_method": "preferredShippingMethod",
+    "recipient.address.country_code": "countryCode", "destination_country_code": "countryCode",
+    "shipping_method": "preferredShippingMethod",
     "payment_option": "payment", "packing_slip_url": "packingSlipUrl", "recipient.phone_number": "mobileTelephone",
     "recipient.email": "email", "copies": "copies", "sku": "sku", "url": "url", "md5_hash": "md5Hash",
     "sizing": "sizing", "body": "body",
 }
+
+
+_WIRE_BY_LOWER = {wire.lower(): wire for wire in WIRE_NAMES.values()}
 
 
 def wire_path(path: str) -> str:
@@ -122,8 +118,8 @@ def _text(values: dict, name: str, failures: FailureCollector, *, required: bool
 
 
 def _wire_of(lowered: str) -> str:
-    core = ORDER_FIELDS.get(lowered)
-    return WIRE_NAMES.get(core, lowered) if core else lowered
+    """A request field, read case-insensitively, under the name the documents give it."""
+    return _WIRE_BY_LOWER.get(lowered, lowered)
 
 
 def parse_order(raw: Any, failures: FailureCollector) -> drafts.DraftDetails | None:

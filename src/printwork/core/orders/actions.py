@@ -60,13 +60,6 @@ OPEN_STAGES = (STAGE_DRAFT, STAGE_IN_PROGRESS, STAGE_ON_HOLD, STAGE_AWAITING_PAY
 CHANGEABLE = (LAB_ALLOCATED,)
 STOPPABLE = (LAB_ALLOCATED, LAB_SUBMITTED, LAB_REJECTED)
 
-CANCELLED = Outcome.CANCELLED
-FAILED_TO_CANCEL = Outcome.FAILED_TO_CANCEL
-ACTION_NOT_AVAILABLE = Outcome.ACTION_NOT_AVAILABLE
-UPDATED = Outcome.UPDATED
-PARTIALLY_UPDATED = Outcome.PARTIALLY_UPDATED
-FAILED_TO_UPDATE = Outcome.FAILED_TO_UPDATE
-
 # Why a shipment could not be changed (each face names these its own way)
 SHIPMENT_NOT_AVAILABLE = "shipment_not_available"
 SHIPMENT_UPDATE_FAILED = "shipment_update_failed"
@@ -162,7 +155,7 @@ def _touch(session: Session, order_id: int, **values) -> None:
 def cancel(session: Session, owner: Owner, order_id: int, announcer: Announcer | None) -> ActionResult:
     order = _locked(session, owner, order_id)
     if order.stage not in OPEN_STAGES:
-        return ActionResult(ACTION_NOT_AVAILABLE)
+        return ActionResult(Outcome.ACTION_NOT_AVAILABLE)
     shipments = _active_shipments(session, order_id)
     if not shipments:
         # Not allocated yet (or paused, or awaiting payment): nothing was charged or made.
@@ -170,7 +163,7 @@ def cancel(session: Session, owner: Owner, order_id: int, announcer: Announcer |
                                                issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT))
         _touch(session, order_id, stage=STAGE_CANCELLED, due_at=None, hold_until=None)
         announce(session, order_id, announcer)
-        return ActionResult(CANCELLED)
+        return ActionResult(Outcome.CANCELLED)
     stoppable = [s for s in shipments if s.lab_stage in STOPPABLE]
     results = [
         ShipmentResult(s.id, s in stoppable, None if s in stoppable else SHIPMENT_NOT_AVAILABLE,
@@ -178,14 +171,14 @@ def cancel(session: Session, owner: Owner, order_id: int, announcer: Announcer |
         for s in shipments
     ]
     if not stoppable:
-        return ActionResult(FAILED_TO_CANCEL, results)
+        return ActionResult(Outcome.FAILED_TO_CANCEL, results)
     ids = [s.id for s in stoppable]
     session.execute(update(shipments_t).where(shipments_t.c.id.in_(ids))
                     .values(lab_stage=LAB_CANCELLED, status=SHIPMENT_CANCELLED, lab_due_at=None))
     _refund(session, order_id, ids)
     # The stage becomes Cancelled if nothing is left to send (derived in refresh_status).
     refresh_status(session, order_id, announcer)
-    return ActionResult(CANCELLED, results)
+    return ActionResult(Outcome.CANCELLED, results)
 
 
 def _refund(session: Session, order_id: int, shipment_ids: list[int]) -> None:
@@ -219,7 +212,7 @@ def update_shipping_method(session: Session, owner: Owner, order_id: int, method
                            announcer: Announcer | None) -> ActionResult:
     order = _locked(session, owner, order_id)
     result = _change_delivery(session, order, catalog, order.country, method)
-    if result.outcome in (UPDATED, PARTIALLY_UPDATED):
+    if result.outcome in (Outcome.UPDATED, Outcome.PARTIALLY_UPDATED):
         _touch(session, order_id, shipping_method=method)
         _after_change(session, order, catalog, announcer)
     return result
@@ -233,7 +226,7 @@ def update_recipient(session: Session, owner: Owner, order_id: int, recipient: R
     order = _locked(session, owner, order_id)
     address = recipient.address
     result = _change_delivery(session, order, catalog, address.country_code, order.method)
-    if result.outcome in (UPDATED, PARTIALLY_UPDATED):
+    if result.outcome in (Outcome.UPDATED, Outcome.PARTIALLY_UPDATED):
         _touch(session, order_id, recipient_name=recipient.name, recipient_email=recipient.email,
                recipient_phone=recipient.phone_number, address_line1=address.line1, address_line2=address.line2,
                address_postal_code=address.postal_or_zip_code, address_country_code=address.country_code,
@@ -256,7 +249,7 @@ def _change_delivery(session: Session, order: _Order, catalog: Catalog, country:
     Nothing is written unless at least one shipment (or, before allocation, the order) can take
     the change."""
     if order.stage not in OPEN_STAGES:
-        return ActionResult(ACTION_NOT_AVAILABLE)
+        return ActionResult(Outcome.ACTION_NOT_AVAILABLE)
     shipments = _active_shipments(session, order.id)
     items = session.execute(select(items_t.c.id, items_t.c.sku, items_t.c.copies)
                             .where(items_t.c.order_id == order.id).order_by(items_t.c.position)).all()
@@ -264,11 +257,11 @@ def _change_delivery(session: Session, order: _Order, catalog: Catalog, country:
         try:
             allocate(catalog, [BasketLine(i.sku, i.copies) for i in items], country, method, order.currency)
         except NotAllocatable:
-            return ActionResult(FAILED_TO_UPDATE)
-        return ActionResult(UPDATED)
+            return ActionResult(Outcome.FAILED_TO_UPDATE)
+        return ActionResult(Outcome.UPDATED)
     changeable = [s for s in shipments if s.lab_stage in CHANGEABLE]
     if not changeable:
-        return ActionResult(ACTION_NOT_AVAILABLE)
+        return ActionResult(Outcome.ACTION_NOT_AVAILABLE)
     items_by_id = {i.id: i for i in items}
     members: dict[int, list[int]] = defaultdict(list)
     for shipment_id, item_id in session.execute(
@@ -292,10 +285,10 @@ def _change_delivery(session: Session, order: _Order, catalog: Catalog, country:
                                           f"no lab can send shipment {shipment_public_id(shipment.id)}'s items "
                                           f"to {country} by {method}"))
     if not plans:
-        return ActionResult(FAILED_TO_UPDATE, results)
+        return ActionResult(Outcome.FAILED_TO_UPDATE, results)
     for shipment_id, plan in plans.items():
         _apply(session, order.id, shipment_id, members[shipment_id], plan)
-    outcome = UPDATED if all(r.successful for r in results) else PARTIALLY_UPDATED
+    outcome = Outcome.UPDATED if all(r.successful for r in results) else Outcome.PARTIALLY_UPDATED
     return ActionResult(outcome, results)
 
 
@@ -349,4 +342,4 @@ def update_metadata(session: Session, owner: Owner, order_id: int, metadata_json
     failures.raise_if_any()
     _locked(session, owner, order_id)
     _touch(session, order_id, metadata_json=metadata_json)
-    return ActionResult(UPDATED)
+    return ActionResult(Outcome.UPDATED)

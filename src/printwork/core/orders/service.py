@@ -34,11 +34,6 @@ from printwork.core.orders.rules import check_new_order, unavailable_item_positi
 from printwork.core.process.pipeline import request_payment
 from printwork.db import Database, Writes
 
-CREATED = Outcome.CREATED
-CREATED_WITH_ISSUES = Outcome.CREATED_WITH_ISSUES
-ALREADY_EXISTS = Outcome.ALREADY_EXISTS
-ON_HOLD = Outcome.ON_HOLD
-
 ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"
 ASSET_IN_PROGRESS = "InProgress"
 
@@ -97,14 +92,14 @@ def place_order(
             raise
         return _already_exists(writes, owner, existing, render, rendition_format)
     if view.stage == STAGE_ON_HOLD:
-        return PlacedOrder(ON_HOLD, view.id, body)
+        return PlacedOrder(Outcome.ON_HOLD, view.id, body)
     if view.stage == STAGE_IN_PROGRESS:
         writes.due_orders.append(view.id)
-    return PlacedOrder(CREATED_WITH_ISSUES if view.issues else CREATED, view.id, body)
+    return PlacedOrder(Outcome.CREATED_WITH_ISSUES if view.issues else Outcome.CREATED, view.id, body)
 
 
 def _already_exists(writes: Writes, owner: Owner, order_id: int, render: Renderer, fmt: str) -> PlacedOrder:
-    return PlacedOrder(ALREADY_EXISTS, order_id, rendered_orders(writes.session, owner, [order_id], render, fmt)[order_id])
+    return PlacedOrder(Outcome.ALREADY_EXISTS, order_id, rendered_orders(writes.session, owner, [order_id], render, fmt)[order_id])
 
 
 def _insert(

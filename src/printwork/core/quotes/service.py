@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from printwork.core.catalog.domain import SHIPPING_METHODS, Catalog
 from printwork.core.countries import is_currency
@@ -71,3 +72,28 @@ def create_quotes(
         issues.append(QuoteIssue(US_SALES_TAX_WARNING, "Prices may be subject to US sales tax, which is not included."))
     item_ids = [[f"qit_{os.urandom(16).hex()}" for _ in request.items] for _ in allocations]
     return QuoteResult(currency, item_ids, allocations, issues)
+
+
+def unit_prices(catalog: Catalog, skus: list[str], country_code: str, currency: str,
+                failures: FailureCollector) -> list[tuple[str, Decimal]]:
+    """(canonical SKU, what one copy costs to make) for each SKU sent to `country_code`, in
+    `currency`, shipping left out: the cheapest lab that can send it there by some method, priced
+    as an order's item would be. Unknown SKUs and SKUs nobody can send there are failures."""
+    country = check_country(country_code, "destination_country_code", failures)
+    products = []
+    for i, sku in enumerate(skus):
+        product = catalog.product(sku)
+        if product is None:
+            failures.add(f"skus[{i}]", "SkuNotFound", sku)
+        products.append(product)
+    failures.raise_if_any()
+    prices = []
+    for i, product in enumerate(products):
+        options = [a for a in allocate_each(catalog, [BasketLine(product.sku, 1)], country, SHIPPING_METHODS, currency)
+                   if not isinstance(a, NotAllocatable)]
+        if not options:
+            failures.add(f"skus[{i}]", "NotAvailableForDestination", product.sku)
+        else:
+            prices.append((product.sku, min(a.items_total for a in options)))
+    failures.raise_if_any()
+    return prices
