@@ -26,9 +26,10 @@ from printwork.core.catalog.service import import_catalog
 from printwork.core.merchants.service import create_merchant_key
 from printwork.db import Database
 from printwork.migrations import runner
+from tests.dashboard import user_maker
 
 POSTGRES_URL = os.environ.get("PRINTWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PER_TEST_TABLES = ["callback_attempts", "order_events", "lab_keys", "charge_items", "charges", "shipment_items", "shipments", "order_renditions", "order_issues", "order_assets", "order_items", "orders", "legacy_credentials", "api_keys", "merchants"]
+PER_TEST_TABLES = ["dashboard_sessions", "users", "order_history", "callback_attempts", "order_events", "lab_keys", "charge_items", "charges", "shipment_items", "shipments", "order_renditions", "order_issues", "order_assets", "order_items", "orders", "legacy_credentials", "api_keys", "merchants"]
 
 
 def _postgres_unreachable_reason() -> str | None:
@@ -134,6 +135,12 @@ def make_key(test_db):
             return create_merchant_key(session, name, environment).key
 
     return make
+
+
+@pytest.fixture
+def make_user(test_db):
+    """make_user(email, merchant=NAME | operator=True): a dashboard user (tests/dashboard.py)."""
+    return user_maker(test_db)
 
 
 @pytest.fixture

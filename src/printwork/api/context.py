@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from printwork.config import Settings
 from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.service import CatalogCache
-from printwork.core.merchants.service import Owner, hash_key, owner_for_key
+from printwork.core.merchants.service import Owner, hash_key, key_owner_and_use
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 from printwork.jobs import JobQueue
@@ -49,17 +49,21 @@ class KeyCache:
             return entry[0]
         return None
 
-    def look_up(self, database: Database, key: str) -> Owner | None:
-        """The key's owner from the database (None: no such live key), remembered if found."""
+    def look_up(self, database: Database, key: str) -> tuple[Owner | None, bool]:
+        """The key's owner from the database (None: no such live key), remembered if found, and
+        whether its last use is due to be noted (`note_key_used`)."""
         now = time.monotonic()
         with database.read() as session:
-            owner = owner_for_key(session, key)
-        if owner is not None and self._ttl > 0:
+            found = key_owner_and_use(session, key)
+        if found is None:
+            return None, False
+        owner, note_use = found
+        if self._ttl > 0:
             with self._lock:
                 if len(self._entries) >= self._max:
                     self._entries.clear()
                 self._entries[hash_key(key)] = (owner, now + self._ttl)
-        return owner
+        return owner, note_use
 
 
 class RenderedProducts:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from printwork.api.context import AppContext
 from printwork.core.errors import Failure, FailureCollector, ValidationFailed
-from printwork.core.merchants.service import Owner
+from printwork.core.merchants.service import Owner, note_key_used
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import OrderListQuery, OrderView, parse_order_id
 
@@ -48,9 +48,11 @@ async def owner_of_key(request: Request, key: str | None) -> Owner:
     ctx = context(request)
     owner = ctx.keys.cached(key)
     if owner is None:
-        owner = await ctx.read(ctx.keys.look_up, ctx.database, key)
-    if owner is None:
-        raise NotAuthenticated()
+        owner, note_use = await ctx.read(ctx.keys.look_up, ctx.database, key)
+        if owner is None:
+            raise NotAuthenticated()
+        if note_use:  # at most once a minute per key: a write, so on a thread
+            await ctx.in_session(lambda session: note_key_used(session, key), write=True)
     return owner
 
 

@@ -18,14 +18,10 @@ from starlette.routing import Route
 
 from printwork.api.http import (
     JSON, NotAuthenticated, authenticate, context, json_body, order_id_from_path, rendered_order)
+from printwork.api.print_files import lab_print_file_response
 from printwork.api.outcome import envelope
 from printwork.core.assets import samples
-from printwork.core.assets.storage import (
-    LocalStorage,
-    print_file_key,
-    print_file_pdf_key,
-    thumbnail_key,
-)
+from printwork.core.assets.storage import LocalStorage, thumbnail_key
 from printwork.core.callbacks import service as callbacks
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.labs import service as labs
@@ -229,18 +225,7 @@ async def lab_shipment(request: Request) -> Response:
 async def lab_print_file(request: Request) -> Response:
     lab_code = await _lab(request)
     asset_id = _parse_prefixed(request.path_params["asset_id"], "ast_", "assetId")
-    owner = await context(request).in_session(lambda s: labs.print_file_owner(s, lab_code, asset_id))
-    if owner is None:
-        raise EntityNotFound("no such print file for this lab")
-    order_id, original_format = owner
-    is_pdf = original_format == "pdf"
-    key = (print_file_pdf_key if is_pdf else print_file_key)(order_id, asset_id)
-    try:
-        with _storage(request).local_path(key) as path:
-            return FileResponse(path, media_type="application/pdf" if is_pdf else "image/jpeg",
-                                filename=f"{asset_public_id(asset_id)}.{'pdf' if is_pdf else 'jpg'}")
-    except FileNotFoundError:
-        raise EntityNotFound("the print file is no longer kept") from None
+    return await lab_print_file_response(context(request), lab_code, asset_id)
 
 
 async def lab_in_production(request: Request) -> Response:
@@ -256,28 +241,20 @@ async def lab_shipped(request: Request) -> Response:
     lab_code = await _lab(request)
     shipment_id = _parse_prefixed(request.path_params["shipment_id"], "shp_", "shipmentId")
     raw = await json_body(request)
-    failures = FailureCollector()
     if not isinstance(raw, dict):
+        failures = FailureCollector()
         failures.add("body", "Required" if raw is None else "MustBeAnObject", None)
         failures.raise_if_any()
-    fields: dict[str, str | None] = {}
-    for name, required in (("trackingNumber", True), ("trackingUrl", False), ("carrier", False), ("service", False)):
-        value = next((v for k, v in raw.items() if k.lower() == name.lower()), None)
-        if value is None:
-            if required:
-                failures.add(name, "Required", None)
-        elif not isinstance(value, str) or not value.strip() or len(value) > 500:
-            failures.add(name, "MustBeAString", value)
-        elif not failures.storable(name, value):
-            value = None
-        fields[name] = value.strip() if isinstance(value, str) else None
-    if fields["trackingUrl"] and not fields["trackingUrl"].lower().startswith(("http://", "https://")):
-        failures.add("trackingUrl", "MustBeAnHttpUrl", fields["trackingUrl"])
-    failures.raise_if_any()
+
+    def field(name: str):
+        return next((v for k, v in raw.items() if k.lower() == name.lower()), None)
+
+    report = labs.checked_shipment_report(field("trackingNumber"), field("trackingUrl"), field("carrier"),
+                                          field("service"))
     announcer = context(request).announcer
     await context(request).in_session(lambda s: labs.report_shipped(
-        s, lab_code, shipment_id, tracking_number=fields["trackingNumber"], tracking_link=fields["trackingUrl"],
-        carrier=fields["carrier"], service=fields["service"], announcer=announcer), write=True)
+        s, lab_code, shipment_id, tracking_number=report.tracking_number, tracking_link=report.tracking_url,
+        carrier=report.carrier, service=report.service, announcer=announcer), write=True)
     return _json(request, {"outcome": "Ok"})
 
 

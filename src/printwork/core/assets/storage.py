@@ -47,6 +47,11 @@ def thumbnail_key(order_id: int, asset_id: int) -> str:
     return f"orders/{order_id}/thumbnails/{asset_id}.jpg"
 
 
+def preview_key(order_id: int, asset_id: int, kind: str) -> str:
+    """The dashboard's scaled-down view of an original or a print file (kind: original, print)."""
+    return f"orders/{order_id}/previews/{asset_id}-{kind}.jpg"
+
+
 class LocalStorage:
     """A folder on this machine (PRINTWORK_DATA_DIR/files by default)."""
 

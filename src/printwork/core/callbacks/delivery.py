@@ -71,7 +71,7 @@ class _Claimed:
     body: bytes
     attempts: int
     sandbox: bool
-    secret: str
+    secret: tuple[str, ...]  # the current signing secret, and during a rotation's overlap the old one
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,23 @@ class Sent:
 ANSWER_KEPT = 512
 
 
-def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secret: str, timeout: float) -> Sent:
-    """POST one callback signed for Standard Webhooks receivers; never raises for the receiver's faults."""
+def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secret: str | tuple[str, ...],
+                timeout: float) -> Sent:
+    """POST one callback signed for Standard Webhooks receivers; never raises for the receiver's faults.
+
+    Several secrets (a rotation's overlap) give one signature each, space-separated, as Standard
+    Webhooks allows: a receiver that knows either secret accepts the callback."""
     started = time.perf_counter()
     timestamp = int(time.time())
+    signed_at = datetime.fromtimestamp(timestamp, tz=UTC)
+    signatures = " ".join(Webhook(one).sign(event_id, signed_at, body.decode())
+                          for one in ((secret,) if isinstance(secret, str) else secret))
     headers = {
         "Content-Type": CONTENT_TYPE,
         "User-Agent": "Printwork callbacks",
         "webhook-id": event_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": Webhook(secret).sign(event_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()),
+        "webhook-signature": signatures,
     }
     status_code, error, answer = None, None, b""
     try:
@@ -196,7 +203,8 @@ class Deliverer:
                             .values(lease_token=token, lease_expires_at=now + self.rules.lease))
             rows = session.execute(
                 select(events_t.c.id, events_t.c.order_id, events_t.c.public_id, events_t.c.url, events_t.c.body, events_t.c.attempts,
-                       orders_t.c.environment, merchants_t.c.id.label("merchant_id"), merchants_t.c.callback_secret)
+                       orders_t.c.environment, merchants_t.c.id.label("merchant_id"), merchants_t.c.callback_secret,
+                       merchants_t.c.previous_callback_secret, merchants_t.c.previous_callback_secret_until)
                 .join(orders_t, orders_t.c.id == events_t.c.order_id)
                 .join(merchants_t, merchants_t.c.id == orders_t.c.merchant_id)
                 .where(events_t.c.lease_token == token).order_by(events_t.c.id)
@@ -207,7 +215,8 @@ class Deliverer:
                     secrets_by_merchant[row.merchant_id] = ensure_signing_secret(session, row.merchant_id)
         return [
             _Claimed(r.id, r.order_id, r.public_id, r.url, bytes(r.body), r.attempts, r.environment == "sandbox",
-                     r.callback_secret or secrets_by_merchant[r.merchant_id])
+                     signing_secrets(r.callback_secret or secrets_by_merchant[r.merchant_id],
+                                     r.previous_callback_secret, r.previous_callback_secret_until, now))
             for r in rows
         ]
 
@@ -249,6 +258,15 @@ class Deliverer:
                     update(events_t).where(events_t.c.id == bindparam("event_id"))
                     .values(next_attempt_at=bindparam("next_at"), **released), again)
         return retries
+
+
+def signing_secrets(current: str, previous: str | None, previous_until: datetime | None,
+                    now: datetime) -> tuple[str, ...]:
+    """The secrets a callback is signed with: the current one, and the one it replaced while the
+    rotation's overlap lasts."""
+    if previous and previous_until is not None and previous_until > now:
+        return (current, previous)
+    return (current,)
 
 
 def redeliver(session, event_id: int) -> bool:

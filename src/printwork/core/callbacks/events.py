@@ -27,10 +27,12 @@ from printwork.core.callbacks.models import OrderEvent
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.domain import shipment_public_id
+from printwork.core.orders.models import OrderHistory
 from printwork.core.orders.renditions import Renditions
 from printwork.core.orders.repository import orders_t, shipments_t
 
 events_t = OrderEvent.__table__
+history_t = OrderHistory.__table__
 
 # What changed, as OrderChange.kind.
 STAGE_CHANGED = "stage"  # value: the stage as the order's face shows it
@@ -118,6 +120,22 @@ def _snapshot(session: Session, order_id: int):
     return order, current
 
 
+def _record_history(session: Session, order_id: int, previous: dict, current: dict) -> None:
+    """The order's timeline, in the core's words and whatever the face shows or calls back."""
+    rows = []
+    if current["stage"] != previous["stage"]:
+        rows.append({"kind": STAGE_CHANGED, "value": current["stage"], "shipment_id": None})
+    if current["downloads"] != previous["downloads"]:
+        rows.append({"kind": DOWNLOADS_CHANGED, "value": current["downloads"], "shipment_id": None})
+    for shipment_id, now in current["shipments"].items():
+        before = previous["shipments"].get(shipment_id)
+        if before is None or before[0] != now[0]:
+            rows.append({"kind": SHIPMENT_CHANGED, "value": now[0], "shipment_id": shipment_id})
+    if rows:
+        occurred_at = utcnow()
+        session.execute(insert(history_t), [{**row, "order_id": order_id, "occurred_at": occurred_at} for row in rows])
+
+
 def announce(session: Session, order_id: int, announcer: Announcer | None) -> list[int]:
     """Write the callbacks this order now owes; returns the new events' ids."""
     if announcer is None:
@@ -134,6 +152,7 @@ def announce(session: Session, order_id: int, announcer: Announcer | None) -> li
         return []  # the order was just placed: creation is not announced (documents, step 1)
     if "downloadAssets" in previous:  # the key's name before faces had their own words
         previous["downloads"] = previous.pop("downloadAssets")
+    _record_history(session, order_id, previous, current)
     face = announcer.face(order.face)
     changes: list[OrderChange] = []
     if current["downloads"] != previous["downloads"] and current["downloads"] in ("Complete", "Error"):

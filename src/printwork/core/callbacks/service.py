@@ -9,11 +9,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from printwork.core.callbacks.delivery import attempts_t, redeliver
-from printwork.core.callbacks.events import events_t
+from printwork.core.callbacks.events import FAILED, events_t
 from printwork.core.errors import CoreError, EntityNotFound
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner, ensure_signing_secret
-from printwork.core.orders.repository import orders_t
+from printwork.core.orders.repository import orders_t, owned_order_id
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,8 @@ class EventView:
     history: list[AttemptView]
 
 
-def _owned_order(session: Session, owner: Owner, order_id: int) -> None:
-    found = session.execute(select(orders_t.c.id).where(
-        orders_t.c.id == order_id, orders_t.c.merchant_id == owner.merchant_id,
-        orders_t.c.environment == owner.environment)).first()
-    if found is None:
-        raise EntityNotFound(f"order {order_id} not found")
-
-
 def deliveries(session: Session, owner: Owner, order_id: int) -> list[EventView]:
-    _owned_order(session, owner, order_id)
+    owned_order_id(session, owner, order_id)
     rows = session.execute(select(events_t).where(events_t.c.order_id == order_id).order_by(events_t.c.id)).mappings().all()
     history: dict[int, list[AttemptView]] = {}
     if rows:
@@ -135,3 +127,15 @@ def recent_deliveries(session: Session, merchant_id: int, *, environment: str | 
                                                 a["error"])
     return [DeliveryLine(r.id, r.public_id, r.order_id, r.environment, r.event_type, r.occurred_at, r.status,
                          r.attempts, r.next_attempt_at, latest.get(r.id)) for r in rows]
+
+
+def redeliver_failed(session: Session, owner: Owner, since: datetime) -> list[int]:
+    """Every callback of the owner's that failed for good since `since`, scheduled again; their ids."""
+    ids = list(session.execute(
+        select(events_t.c.id).join(orders_t, orders_t.c.id == events_t.c.order_id)
+        .where(orders_t.c.merchant_id == owner.merchant_id, orders_t.c.environment == owner.environment,
+               events_t.c.status == FAILED, events_t.c.occurred_at >= since)
+        .order_by(events_t.c.id)).scalars())
+    for event_id in ids:
+        redeliver(session, event_id)
+    return ids

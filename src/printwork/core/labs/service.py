@@ -10,13 +10,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from printwork.core.callbacks.events import Announcer
-from printwork.core.errors import Conflict, CoreError, EntityNotFound
+from printwork.core.errors import Conflict, CoreError, EntityNotFound, FailureCollector
 from printwork.core.labs.models import LabKey
 from printwork.core.merchants.service import hash_key, utcnow
 from printwork.core.orders.repository import (
@@ -185,6 +186,36 @@ def report_in_production(session: Session, lab_code: str, shipment_id: int, anno
         raise Conflict(f"shipment is {stage}; only a submitted shipment can go into production")
     mark_in_production(session, shipment_id, utcnow())
     refresh_status(session, shipment["order_id"], announcer)
+
+
+@dataclass(frozen=True)
+class ShipmentReport:
+    tracking_number: str
+    tracking_url: str | None
+    carrier: str | None
+    service: str | None
+
+
+def checked_shipment_report(tracking_number: Any, tracking_url: Any, carrier: Any, service: Any) -> ShipmentReport:
+    """What a lab reports of a shipment it sent, checked the same way whoever reports it (the lab
+    API, an operator in the dashboard); ValidationFailed names every problem."""
+    failures = FailureCollector()
+    fields: dict[str, str | None] = {}
+    for name, value, required in (("tracking_number", tracking_number, True), ("tracking_url", tracking_url, False),
+                                  ("carrier", carrier, False), ("service", service, False)):
+        if value is None:
+            if required:
+                failures.add(name, "Required", None)
+        elif not isinstance(value, str) or not value.strip() or len(value) > 500:
+            failures.add(name, "MustBeAString", value)
+            value = None
+        elif not failures.storable(name, value):
+            value = None
+        fields[name] = value.strip() if isinstance(value, str) else None
+    if fields["tracking_url"] and not fields["tracking_url"].lower().startswith(("http://", "https://")):
+        failures.add("tracking_url", "MustBeAnHttpUrl", fields["tracking_url"])
+    failures.raise_if_any()
+    return ShipmentReport(fields["tracking_number"], fields["tracking_url"], fields["carrier"], fields["service"])
 
 
 def report_shipped(session: Session, lab_code: str, shipment_id: int, *, tracking_number: str,

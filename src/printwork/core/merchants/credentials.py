@@ -66,3 +66,13 @@ def merchant_credentials(session: Session, name: str, environment: str, *, rotat
         session.flush()
     return MerchantCredentials(merchant_id, environment, PrintApiCredentials(
         row.api_key, secret, row.client_code, orjson.loads(row.source_codes_json)))
+
+
+def existing_credentials(session: Session, merchant_id: int, environment: str) -> PrintApiCredentials | None:
+    """The Print API credentials if they were made (the secret is never shown again)."""
+    row = session.execute(select(LegacyCredentials).where(
+        LegacyCredentials.merchant_id == merchant_id, LegacyCredentials.environment == environment)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return PrintApiCredentials(row.api_key, None, row.client_code, orjson.loads(row.source_codes_json))

@@ -24,6 +24,9 @@ class Merchant(Base):
     # Callbacks go to an order's callbackUrl, else here; each is signed with the secret.
     default_callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     callback_secret: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # After a rotation the old secret signs too, until this time, so receivers can switch over.
+    previous_callback_secret: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    previous_callback_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
 
 
 class ApiKey(Base):
@@ -37,6 +40,10 @@ class ApiKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Refreshed when a process looks the key up (at most once per key cache period), so it is
+    # as exact as the cache allows.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
 
 
 class LegacyCredentials(Base):

@@ -213,3 +213,17 @@ class ChargeItem(Base):
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderHistory(Base):
+    """What happened to an order, in the core's words, for its timeline: every stage, download
+    and shipment change `announce` sees, whether or not a callback was owed."""
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    kind: Mapped[str] = mapped_column(String(20))  # stage, downloads, shipment
+    value: Mapped[str] = mapped_column(String(60))
+    shipment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from printwork.core.errors import EntityNotFound
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner
 from printwork.core.orders.domain import (
@@ -401,3 +402,13 @@ def order_stage_and_payment(session: Session, owner: Owner, order_id: int) -> tu
         orders_t.c.id == order_id, orders_t.c.merchant_id == owner.merchant_id,
         orders_t.c.environment == owner.environment)).first()
     return None if row is None else (row[0], row[1])
+
+
+def owned_order_id(session: Session, owner: Owner, order_id: int) -> int:
+    """The order's id when it is the owner's (merchant and environment); EntityNotFound otherwise."""
+    found = session.execute(select(orders_t.c.id).where(
+        orders_t.c.id == order_id, orders_t.c.merchant_id == owner.merchant_id,
+        orders_t.c.environment == owner.environment)).first()
+    if found is None:
+        raise EntityNotFound(f"order {order_id} not found")
+    return order_id

@@ -110,6 +110,14 @@ def authorise_payment(session: Session, order_id: int, owner: Owner | None = Non
         raise Conflict("the order is not awaiting payment authorisation")
 
 
+def authorise_owned_payment(session: Session, owner: Owner, order_id: int) -> None:
+    """The merchant authorises its own order's payment (the page at the order's authorisationUrl),
+    in either environment: the built-in payment step records the authorisation."""
+    _locked_order(session, owner, order_id)
+    if not pipeline.authorise_payment(session, order_id):
+        raise Conflict("the order is not awaiting payment authorisation")
+
+
 def release_hold(session: Session, order_id: int, catalog, public_base_url: str, announcer: Announcer | None,
                  owner: Owner | None = None) -> None:
     if owner is not None:

@@ -32,6 +32,7 @@ from printwork.core.assets.storage import (
     AssetStorage,
     original_key,
     print_file_key,
+    preview_key,
     print_file_pdf_key,
     thumbnail_key,
 )
@@ -657,10 +658,12 @@ def authorise_payment(session: Session, order_id: int) -> bool:
 # --- retention -----------------------------------------------------------------------------
 
 def _purge(runtime: ProcessRuntime, state: OrderState, token: str) -> tuple[bool, datetime | None]:
-    """Delete originals and print files; the order and its thumbnails stay."""
+    """Delete originals and print files (and the dashboard's previews of them); the order and its
+    thumbnails stay."""
     for asset in state.assets:
         for key in (original_key(state.id, asset.id), print_file_key(state.id, asset.id),
-                    print_file_pdf_key(state.id, asset.id)):
+                    print_file_pdf_key(state.id, asset.id), preview_key(state.id, asset.id, "original"),
+                    preview_key(state.id, asset.id, "print")):
             runtime.storage.delete(key)
     with runtime.database.transaction() as session:
         fence(session, state.id, token, runtime.rules.lease)
