@@ -1,7 +1,7 @@
 """create_app(): every API surface behind one ASGI entry point, one error renderer per surface.
 
-A request goes straight to the router of the face that claims its path (HTTP_FACES: v4, then
-Printwork's own API); everything else (the docs) goes to a FastAPI app. FastAPI's middleware
+A request goes straight to the router of the face that claims its path (HTTP_FACES: v4, Pwinty
+v3.0, Printwork's own API, the dashboard); everything else (the docs) goes to a FastAPI app. FastAPI's middleware
 stack costs more per request than a v4 read does (bench/README.md), so the faces are
 dispatched before it.
 """
@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from printwork.api import faces, outcome
+from printwork.api.dashboard import routes as dashboard
 from printwork.api.context import ORIGINAL_PATH, AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
 from printwork.api.openapi import merged_into
@@ -78,6 +79,7 @@ HTTP_FACES = (
     HttpFace("pwinty_v3", v3.claim, v3.routes, v3.render_error, v3.internal_error),
     HttpFace("platform", _claim_platform, platform.routes, lambda exc, trace, _headers: outcome.render_error(exc, trace),
              lambda trace, _headers: outcome.internal_error(trace)),
+    HttpFace("dashboard", dashboard.claim, dashboard.routes, dashboard.render_error, dashboard.internal_error),
 )
 
 
