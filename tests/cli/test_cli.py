@@ -250,3 +250,36 @@ def test_merchant_credentials_are_made_once_and_the_secret_shown_only_when_made(
     assert first["printApi"]["apiSecret"] not in table
     missing = cli("merchants", "credentials", "Nobody", check=False)
     assert missing.returncode == 1 and "no merchant named" in missing.stderr
+
+
+def test_dashboard_users_from_the_command_line(cli, client):
+    from tests.dashboard import sign_in
+
+    cli("merchants", "create", "Acme Prints")
+    made = cli("users", "create", "Ann@Acme.test", "--merchant", "Acme Prints", "--password-stdin",
+               stdin="a long enough password\n")
+    assert "ann@acme.test" in made.stderr
+    assert sign_in(client, "ann@acme.test", "a long enough password").status_code == 303
+    cli("users", "create", "ops@printwork.test", "--operator", "--password-stdin", stdin="another long password\n")
+    listing = cli("users", "list").stdout
+    assert "ann@acme.test" in listing and "merchant Acme Prints" in listing and "operator" in listing
+    # The password never goes on the command line, and a short one is refused.
+    refused = cli("users", "create", "bob@acme.test", "--merchant", "Acme Prints", check=False)
+    assert refused.returncode == 2 and "--password-stdin" in refused.stderr
+    short = cli("users", "create", "bob@acme.test", "--merchant", "Acme Prints", "--password-stdin",
+                stdin="short\n", check=False)
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
+    both = cli("users", "create", "bob@acme.test", "--merchant", "Acme Prints", "--operator", "--password-stdin",
+               stdin="a long enough password\n", check=False)
+    assert both.returncode == 2
+    unknown = cli("users", "create", "bob@acme.test", "--merchant", "Nobody", "--password-stdin",
+                  stdin="a long enough password\n", check=False)
+    assert unknown.returncode == 1 and "no merchant named 'Nobody'" in unknown.stderr
+    # A new password works at once and the old one stops working.
+    cli("users", "set-password", "ann@acme.test", "--password-stdin", stdin="a brand new password\n")
+    assert sign_in(client, "ann@acme.test", "a long enough password").status_code != 303
+    assert sign_in(client, "ann@acme.test", "a brand new password").status_code == 303
+    cli("users", "disable", "ann@acme.test")
+    assert sign_in(client, "ann@acme.test", "a brand new password").status_code != 303
+    assert "disabled" in cli("users", "list").stdout
+    assert cli("users", "disable", "nobody@acme.test", check=False).returncode == 1

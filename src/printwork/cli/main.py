@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,7 @@ from printwork.core.catalog.document import CatalogDocumentError, parse_catalog_
 from printwork.core.catalog.service import export_catalog, import_catalog
 from printwork.core.errors import CoreError
 from printwork.core.merchants import service as merchants_service
+from printwork.core.users import service as users
 from printwork.db import Database
 from printwork.migrations import runner
 
@@ -38,6 +41,16 @@ callbacks_app = typer.Typer(help="Callbacks: test a receiver, follow deliveries.
 app.add_typer(callbacks_app, name="callbacks")
 
 err = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def _core_refusal_exits(exit_code: int = 1) -> Iterator[None]:
+    """What the core refuses is said in red, and the command exits with exit_code."""
+    try:
+        yield
+    except CoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(exit_code) from None
 
 
 def _database() -> Database:
@@ -95,6 +108,11 @@ def serve(
         print(prepared.demo_key, flush=True)
         err.print("A first order, of a sample picture Printwork serves itself (Complete within seconds):")
         err.print(first_order_curl(settings.resolved_public_base_url, prepared.demo_key), markup=False, highlight=False)
+    if prepared.demo_sign_in:
+        demo = prepared.demo_sign_in
+        err.print(f"Dashboard: {settings.resolved_public_base_url}/dashboard/  sign in as {demo.merchant_user} "
+                  f"(Demo Shop) or {demo.operator} (operator), password {demo.password}", markup=False,
+                  highlight=False)
     run_workers = settings.embedded_workers if workers is None else workers
     server_options = {"host": host, "port": port, "loop": "uvloop", "http": "httptools", "access_log": False,
                       "log_level": "info"}
@@ -176,12 +194,9 @@ def merchants_create(
 ) -> None:
     """Create a merchant (or add a key to one) and print the new API key, once, as the last line."""
     _require_schema()
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             issued = merchants_service.create_merchant_key(session, name, environment, currency)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     err.print(f"New {issued.environment} key for merchant {issued.merchant_name!r} (id {issued.merchant_id}).")
     err.print("It is shown only now; Printwork keeps only its hash.")
     print(issued.key)
@@ -207,12 +222,9 @@ def merchants_list() -> None:
 def merchants_revoke_key(key: Annotated[str, typer.Argument(help="The whole key, or the prefix `list` shows.")]) -> None:
     """Revoke an API key; requests with it get 401 from then on."""
     _require_schema()
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             merchants_service.revoke_key(session, key)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     err.print("Key revoked.")
 
 
@@ -334,7 +346,7 @@ def merchants_settings(
     if pause_minutes is not None and pause_minutes <= 0:
         err.print("[red]--pause-minutes must be more than 0 (use --no-pause to turn the window off).[/red]")
         raise typer.Exit(2)
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             terms = merchants_service.update_settings(
                 session, name,
@@ -342,9 +354,6 @@ def merchants_settings(
                 pause_indefinite=pause_indefinite, no_pause=no_pause, pays_per_order=pays_per_order,
                 callback_url=callback_url,
             )
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     window = "until released" if terms.pause_indefinite else (
         f"{terms.pause_seconds / 60:g} minute(s)" if terms.pause_seconds else "none")
     print(f"{name}: pause window {window}; {'pays per order' if terms.pays_per_order else 'invoiced'}; "
@@ -358,12 +367,9 @@ def merchants_callback_secret(
 ) -> None:
     """Print the secret the merchant's callbacks are signed with (Standard Webhooks), as the last line."""
     _require_schema()
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             secret = merchants_service.callback_secret(session, name, rotate=rotate)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     print(secret)
 
 
@@ -379,12 +385,9 @@ def merchants_credentials(
     from printwork.core.merchants.credentials import merchant_credentials
 
     _require_schema()
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             credentials = merchant_credentials(session, name, environment, rotate_secret=rotate_secret)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(credentials.document()))
         return
@@ -408,13 +411,10 @@ def labs_create_key(lab_code: Annotated[str, typer.Argument(help="The lab's code
     from printwork.core.labs.service import create_lab_key
 
     _require_schema()
-    try:
+    with _core_refusal_exits():
         with _database().transaction() as session:
             known = set(session.execute(select(Lab.code)).scalars())
             issued = create_lab_key(session, lab_code, known)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     err.print(f"New key for lab {issued.lab_code}; it is shown only now.")
     print(issued.key)
 
@@ -491,12 +491,9 @@ def callbacks_send_test(
     _require_schema()
     settings = get_settings()
     database = _database()
-    try:
+    with _core_refusal_exits(exit_code=2):
         with database.transaction() as session:
             target = callback_target(session, merchant, url)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
     face, render_order = faces.callback_rendering(settings.resolved_public_base_url)
     err.print(f"Sending {merchant}'s sample callbacks to {target.url}, signed with its secret "
               f"(`printwork merchants callback-secret {merchant}`)…")
@@ -558,12 +555,9 @@ def callbacks_tail(
         raise typer.Exit(2)
     _require_schema()
     database = _database()
-    try:
+    with _core_refusal_exits(exit_code=2):
         with database.read() as session:
             merchant_id = merchant_id_named(session, merchant)
-    except CoreError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
     def table() -> Table:
         with database.read() as session:
@@ -580,6 +574,80 @@ def callbacks_tail(
                 live.update(table(), refresh=True)
     except KeyboardInterrupt:
         pass
+
+# --- dashboard users ---------------------------------------------------------------------
+
+users_app = typer.Typer(help="Dashboard users: a merchant's people, or operators.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _password_from_stdin(password_stdin: bool) -> str:
+    if not password_stdin:
+        err.print("[red]Give --password-stdin and the password on standard input (it never goes on the command "
+                  "line, where other users can see it).[/red]")
+        raise typer.Exit(2)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's email, which they sign in with.")],
+    merchant: Annotated[str | None, typer.Option("--merchant", help="The merchant the user belongs to.")] = None,
+    operator: Annotated[bool, typer.Option("--operator", help="An operator of this Printwork.")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from standard input.")] = False,
+) -> None:
+    """Create a dashboard user. The password is read from standard input, never from the command line."""
+    _require_schema()
+    if operator == (merchant is not None):
+        err.print("[red]Give either --merchant NAME or --operator.[/red]")
+        raise typer.Exit(2)
+    password = _password_from_stdin(password_stdin)
+    with _core_refusal_exits():
+        with _database().transaction() as session:
+            made = users.create_user(session, email, password, merchant_name=merchant, operator=operator)
+    err.print(f"Created {made.email} ({'operator' if made.is_operator else made.merchant_name}).")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List dashboard users."""
+    _require_schema()
+    with _database().read() as session:
+        rows = users.list_users(session)
+    table = Table("email", "role", "created", "last sign-in", "state")
+    for u in rows:
+        table.add_row(u.email, "operator" if u.is_operator else f"merchant {u.merchant_name}",
+                      u.created_at.isoformat(timespec="seconds"),
+                      u.last_sign_in_at.isoformat(timespec="seconds") if u.last_sign_in_at else "-",
+                      "disabled" if u.disabled_at else "active")
+    # Piped output keeps each user on one line, whole, for grep.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the new password from standard input.")] = False,
+) -> None:
+    """Give a user a new password (read from standard input); it lifts a sign-in lock and ends their sessions."""
+    _require_schema()
+    password = _password_from_stdin(password_stdin)
+    with _core_refusal_exits():
+        with _database().transaction() as session:
+            users.set_password(session, email, password)
+    err.print(f"Set a new password for {email}.")
+
+
+@users_app.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Disable a user: they cannot sign in, and their sessions end at once."""
+    _require_schema()
+    with _core_refusal_exits():
+        with _database().transaction() as session:
+            users.disable_user(session, email)
+    err.print(f"Disabled {email}.")
 
 
 if __name__ == "__main__":
