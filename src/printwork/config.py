@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRINTWORK_", extra="ignore")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _readable_rate_limit(cls, value: str | None) -> str | None:
+        """A limit that cannot be read stops the process at start, not at the first request."""
+        if value is None or not value.strip():
+            return None
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '50/second' or '100/second;1000/minute'") from None
+        return value
 
     data_dir: Path = Field(default=Path("./var"), description="Where the embedded database and files live.")
     database_url: str | None = Field(
@@ -36,6 +51,13 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Transactions of new orders committed at once on a database server (SQLite: one)."
     )
     write_batch_max: int = Field(default=64, ge=1, description="Most order writes committed in one transaction.")
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="Readable lines, or one JSON object a line for a log collector.")
+    rate_limit: str | None = Field(
+        default=None, description="Requests each API key may make, e.g. '50/second' or '100/second;1000/minute' "
+                                  "(off when unset); shared through Redis when PRINTWORK_QUEUE_URL is redis://.")
+    metrics_token: str | None = Field(
+        default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 
     # The order process

@@ -13,6 +13,7 @@ import ctypes
 import os
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from huey import RedisHuey, SqliteHuey
@@ -21,6 +22,7 @@ from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 from sqlalchemy import and_, or_, select, update
 
+from printwork import logs, metrics
 from printwork.config import Settings
 from printwork.core.callbacks.delivery import Deliverer, DeliveryRules, overdue_events
 from printwork.core.callbacks.events import NEW_EVENTS, Announcer, events_t
@@ -142,11 +144,20 @@ class JobQueue:
     def deliverer(self) -> Deliverer:
         with self._runtime_lock:
             if self._deliverer is None:
-                self._deliverer = Deliverer(self.database, DeliveryRules.from_settings(self.settings))
+                self._deliverer = Deliverer(self.database, DeliveryRules.from_settings(self.settings),
+                                            observe=_observe_callback)
             return self._deliverer
 
     def _run_drive(self, order_id: int) -> None:
-        drive_order(self.runtime, order_id)
+        began = time.perf_counter()
+        outcome = "error"
+        token = logs.order_id.set(order_id)
+        try:
+            drive_order(self.runtime, order_id)
+            outcome = "ok"
+        finally:
+            logs.order_id.reset(token)
+            metrics.instruments().steps.labels(outcome).observe(time.perf_counter() - began)
 
     def _run_deliver(self, event_ids: list[int]) -> None:
         # A batch may be larger than one claim; keep going until these are all sent.
@@ -211,6 +222,13 @@ class JobQueue:
             self._runtime.close()
         if self._deliverer is not None:
             self._deliverer.close()
+
+
+def _observe_callback(delivered: bool, lag_seconds: float) -> None:
+    found = metrics.instruments()
+    found.callback_attempts.labels("delivered" if delivered else "failed").inc()
+    if delivered:
+        found.callback_lag.observe(lag_seconds)
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

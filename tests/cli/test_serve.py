@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.process.test_e2e import metric
 from tests.servers import free_port
 
 
@@ -54,6 +55,12 @@ def test_several_processes_serve_one_port_and_stop_together(test_db, tmp_path, m
         assert len(ids) == 24
         listed = httpx.get(url, params={"top": 100}, headers=headers).json()["orders"]
         assert {o["id"] for o in listed} == ids
+        # Whichever process answers /metrics, it counts what both did.
+        for _ in range(6):
+            exposition = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            assert metric(exposition, 'printwork_orders_created_total{environment="sandbox",face="prodigi_v4"}') == 24
+            assert metric(exposition, 'printwork_http_request_duration_seconds_count'
+                                      '{face="prodigi_v4",method="POST",route="/v4.0/orders",status="200"}') == 24
     finally:
         supervisor.send_signal(signal.SIGTERM)
         try:
@@ -70,3 +77,26 @@ def _answers(url: str, headers: dict) -> bool:
         return httpx.get(url, headers=headers, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_a_worker_on_a_host_of_its_own_serves_its_metrics(test_db, tmp_path):
+    port = free_port()
+    env = {**os.environ, "PRINTWORK_DATA_DIR": str(tmp_path), "PRINTWORK_DATABASE_URL": test_db.url}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    worker = subprocess.Popen([sys.executable, "-m", "printwork.cli.main", "worker", "--metrics-port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                exposition = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+                break
+            except httpx.TransportError:
+                assert worker.poll() is None, worker.stderr.read().decode()
+                assert time.monotonic() < deadline, "the worker's metrics did not come up"
+                time.sleep(0.2)
+        assert "# TYPE printwork_pipeline_jobs_seconds histogram" in exposition
+        assert "# TYPE printwork_callback_attempts_total counter" in exposition
+    finally:
+        worker.terminate()
+        worker.wait(timeout=45)

@@ -269,6 +269,10 @@ def test_serve_runs_its_workers_in_a_child_that_ends_with_it(backend, tmp_path, 
         done = wait_for(lambda: httpx.get(f"{url}/v4.0/orders/{created['order']['id']}", headers=key).json()["order"],
                         lambda o: o["status"]["stage"] == "Complete", 60)
         assert done["shipments"][0]["status"] == "Shipped"
+        # The worker child counts into the server's /metrics: its order-process jobs are there.
+        exposition = httpx.get(f"{url}/metrics").text
+        assert metric(exposition, 'printwork_pipeline_jobs_seconds_count{outcome="ok"}') >= 1
+        assert metric(exposition, 'printwork_orders_created_total{environment="sandbox",face="prodigi_v4"}') == 1
         base = _niceness(server.pid, server.pid)
         assert {_niceness(worker, int(t)) - base for t in os.listdir(f"/proc/{worker}/task")} == {0}
         # The processes that downloaded and drew run lower; the jobs (and their transactions) do not.
@@ -284,6 +288,14 @@ def test_serve_runs_its_workers_in_a_child_that_ends_with_it(backend, tmp_path, 
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def metric(exposition: str, sample: str) -> float:
+    """The value of one sample line (name and labels, as Prometheus writes them) of a /metrics answer."""
+    for line in exposition.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{sample} is not in /metrics:\n{exposition}")
 
 
 def _niceness(pid: int, thread: int) -> int:

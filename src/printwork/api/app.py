@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from printwork.api import faces, outcome
+from printwork import logs
+from printwork.api import faces, operations, outcome
 from printwork.api.dashboard import routes as dashboard
 from printwork.api.context import ORIGINAL_PATH, AppContext, new_trace_parent
 from printwork.api.dispatch import Dispatcher, is_plain, send_plain
@@ -36,6 +38,7 @@ from printwork.config import Settings, get_settings
 from printwork.db import Database
 from printwork.group_commit import GroupCommitter
 from printwork.jobs import JobQueue
+from printwork.metrics import RequestTimer
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ def _claim_platform(path: str) -> str | None:
 # The one place where faces are wired, tried in this order; what none claims (the docs) goes to
 # FastAPI. The orders a face places are rendered by its entry in faces.ORDER_FACES.
 HTTP_FACES = (
+    HttpFace("operations", operations.claim, operations.routes, operations.render_error, operations.internal_error),
     HttpFace("prodigi_v4", _claim_v4, v4.routes,
              lambda exc, trace, _headers: outcome.render_error(exc, trace, wire_path=v4_translate.wire_path),
              lambda trace, _headers: outcome.internal_error(trace)),
@@ -91,11 +95,13 @@ class Printwork:
         self.fastapi = fastapi_app
         self.state = fastapi_app.state
         self.faces = [(face, Dispatcher(face.routes)) for face in HTTP_FACES]
+        self.timer = RequestTimer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.fastapi(scope, receive, send)
             return
+        began = time.perf_counter()
         incoming = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
@@ -104,38 +110,45 @@ class Printwork:
         trace = new_trace_parent(incoming)
         scope.setdefault("state", {})["trace_parent"] = trace
         header = (b"traceParent", trace.encode())
-        started = False
+        status = 0
 
         async def send_with_trace(message: Message) -> None:
-            nonlocal started
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
+        logs.trace_parent.set(trace)  # each request runs in a task of its own: this ends with it
         path = scope["path"]
         for face, dispatcher in self.faces:
             routed = face.claim(path)
             if routed is not None:
+                logs.face.set(face.name)
                 break
         else:
-            await self.fastapi(scope, receive, send_with_trace)
+            try:
+                await self.fastapi(scope, receive, send_with_trace)
+            finally:
+                self.timer.observe("docs", "(other)", scope["method"], status, time.perf_counter() - began)
             return
         scope[ORIGINAL_PATH] = path
         scope["path"] = path = routed
         scope["app"] = self.fastapi  # handlers find the context here
+        route = "(unmatched)"
         try:
             endpoint, path_params = dispatcher.match(scope["method"], path)
             if endpoint is None:  # the Router answers 404, 405 and slash redirects as it always has
                 await dispatcher.router(scope, receive, send_with_trace)
                 return
+            route = dispatcher.templates[endpoint]
             scope["path_params"] = path_params
             response = await endpoint(Request(scope, receive, send))
             if not is_plain(response):  # e.g. a file: Starlette sends it
                 await response(scope, receive, send_with_trace)
                 return
         except Exception as exc:
-            if started:
+            if status:
                 raise
             headers = Headers(scope=scope)
             response = face.render_error(exc, trace, headers)
@@ -144,7 +157,12 @@ class Printwork:
                 response = face.internal_error(trace, headers)
             await response(scope, receive, send_with_trace)
             return
+        finally:
+            if status:
+                self.timer.observe(face.name, route, scope["method"], status, time.perf_counter() - began)
+        status = response.status_code
         await send_plain(response, send, header)
+        self.timer.observe(face.name, route, scope["method"], status, time.perf_counter() - began)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Printwork:

@@ -29,9 +29,12 @@ class Dispatcher:
         # also kept in a dict when no earlier route could take it first.
         self._ordered: list[tuple[re.Pattern, dict, frozenset, Endpoint]] = []
         self._static: dict[tuple[str, str], Endpoint] = {}
+        # Each handler's route template (its first, where one handler serves several), for metrics.
+        self.templates: dict[Endpoint, str] = {}
         for route in routes:
             if not isinstance(route, Route) or not inspect.iscoroutinefunction(route.endpoint):
                 continue
+            self.templates.setdefault(route.endpoint, route.path)
             methods = frozenset(route.methods or ())
             self._ordered.append((route.path_regex, route.param_convertors, methods, route.endpoint))
             if not route.param_convertors:

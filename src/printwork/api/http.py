@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
 
+from printwork import logs, metrics
 from printwork.api.context import AppContext
 from printwork.core.errors import Failure, FailureCollector, ValidationFailed
 from printwork.core.merchants.service import Owner, note_key_used
@@ -15,6 +17,7 @@ from printwork.core.orders import service as orders
 from printwork.core.orders.domain import OrderListQuery, OrderView, parse_order_id
 
 JSON = "application/json"
+log = logging.getLogger("printwork.api")
 T = TypeVar("T")
 
 
@@ -53,7 +56,21 @@ async def owner_of_key(request: Request, key: str | None) -> Owner:
             raise NotAuthenticated()
         if note_use:  # at most once a minute per key: a write, so on a thread
             await ctx.in_session(lambda session: note_key_used(session, key), write=True)
+    logs.merchant_id.set(owner.merchant_id)
+    limiter = ctx.rate_limiter
+    if limiter.enabled:
+        if limiter.shared:
+            await ctx.blocking(limiter.check, key)
+        else:
+            limiter.check(key)
     return owner
+
+
+def note_order_placed(face: str, owner: Owner, order_id: int, outcome: str) -> None:
+    """A new order (not an idempotent repeat): counted for /metrics and logged with its ids."""
+    metrics.order_created(face, owner.environment)
+    logs.order_id.set(order_id)
+    log.info("order placed through %s in %s: %s", face, owner.environment, outcome)
 
 
 def trace_parent(request: Request) -> bytes:
@@ -100,6 +117,7 @@ def order_id_from_path(raw: str) -> int:
         failures = FailureCollector()
         failures.add("orderId", "InvalidOrderId", raw)
         failures.raise_if_any()
+    logs.order_id.set(order_id)
     return order_id  # type: ignore[return-value]
 
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from printwork.api.http import JSON, BodyTooLarge, InvalidContentType, NotAuthenticated, trace_parent
+from printwork.api.rate_limits import RateLimited
 from printwork.core.errors import Conflict, EntityNotFound, Failure, Forbidden, ValidationFailed
 
 STATUS_TEXT = {
@@ -92,6 +93,11 @@ def render_error(exc: Exception, trace: str, wire_path=camel_path) -> Response |
         return error_response("NotAuthenticated", 401, trace)
     if isinstance(exc, InvalidContentType):
         return error_response("InvalidContentType", 415, trace)
+    if isinstance(exc, RateLimited):
+        response = error_response("TooManyRequests", 429, trace,
+                                  message=f"Too many requests with this API key; retry after {exc.retry_after}s.")
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     if isinstance(exc, BodyTooLarge):
         failures = {"body": [Failure("TooLarge", exc.size)]}
         return error_response("ValidationFailed", 413, trace, failures=failures,

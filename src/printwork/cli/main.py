@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Column, Table
 
+from printwork import logs, metrics
 from printwork.config import get_settings
 from printwork.core.catalog.document import CatalogDocumentError, parse_catalog_document
 from printwork.core.catalog.service import export_catalog, import_catalog
@@ -94,6 +95,7 @@ def serve(
     from printwork.bootstrap import prepare
 
     settings = get_settings()
+    logs.configure(settings.log_format)
     database = Database(settings.resolved_database_url)
     prepared = prepare(settings, database)
     host = host or settings.host
@@ -115,10 +117,12 @@ def serve(
                   highlight=False)
     run_workers = settings.embedded_workers if workers is None else workers
     server_options = {"host": host, "port": port, "loop": "uvloop", "http": "httptools", "access_log": False,
-                      "log_level": "info"}
+                      "log_level": "info", "log_config": logs.uvicorn_log_config(settings.log_format)}
     # The server's own processes and the worker child read what this command decided (the
     # address the workers' absolute URLs name) from the environment.
     os.environ.update({"PRINTWORK_HOST": host, "PRINTWORK_PORT": str(port)})
+    # Every process this command starts counts into one directory, which /metrics adds up.
+    metrics.prepare_multiprocess_directory(Path(os.environ.get(metrics.MULTIPROC_ENV) or settings.data_dir / "metrics"))
     database.dispose()
     worker = _start_embedded_worker(settings) if run_workers else None
     try:
@@ -292,6 +296,9 @@ def worker(
     slow_work_nice: Annotated[int, typer.Option(
         min=0, max=19, help="Run downloads and image work this much lower in CPU priority than the rest.")] = 0,
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process has gone.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve this worker's own /metrics on this port (PRINTWORK_HOST's address), for a worker on a host "
+             "of its own; under `printwork serve` the server's /metrics already includes its workers.")] = None,
 ) -> None:
     """Run the order process (job threads and the reconciler) until interrupted."""
     import signal
@@ -302,6 +309,7 @@ def worker(
 
     _require_schema()
     settings = get_settings()
+    logs.configure(settings.log_format)
     database = _database()
     if threads:
         settings = settings.model_copy(update={"worker_threads": threads})
@@ -317,6 +325,12 @@ def worker(
             workers.request_stop()
 
         threading.Thread(target=watch_parent, name="printwork-parent-watch", daemon=True).start()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        metrics.instruments()  # its families show from the start, before the first job
+        start_http_server(metrics_port, addr=settings.host)
+        err.print(f"Worker metrics on http://{settings.host}:{metrics_port}/metrics")
     queue = settings.queue_url or str(settings.data_dir / "queue.db")
     err.print(f"[bold]Printwork worker[/bold]: {settings.worker_threads} thread(s), queue {queue}")
     workers.start()

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from printwork.api.context import ORIGINAL_PATH, AppContext
 from printwork.api.http import (
-    JSON, authenticate, context, json_body, order_id_from_path, parsed, rendered_order, rendered_page, trace_parent)
+    JSON, authenticate, context, json_body, note_order_placed, order_id_from_path, parsed, rendered_order,
+    rendered_page, trace_parent)
 from printwork.api.outcome import envelope, error_response, wire_failures
 from printwork.api.prodigi_v4 import translate
 from printwork.core.catalog.spine import spine_width_mm
@@ -25,6 +26,7 @@ from printwork.core.errors import (
 from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import actions
 from printwork.core.orders import service as orders
+from printwork.core.orders.domain import Outcome
 from printwork.core.process.state import FAULTS
 from printwork.core.quotes import service as quotes
 from printwork.db import Writes
@@ -68,6 +70,8 @@ async def create_order(request: Request) -> Response:
         )
 
     placed = await ctx.committer.run(place)
+    if placed.outcome is not Outcome.ALREADY_EXISTS:
+        note_order_placed(translate.FACE, owner, placed.order_id, placed.outcome.value)
     return envelope(request, translate.OUTCOMES[placed.outcome], "order", placed.body)
 
 

@@ -20,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from printwork import logs
+from printwork.api.rate_limits import RateLimited
 from printwork.api.http import (
-    BodyTooLarge, InvalidContentType, NotAuthenticated, context, owner_of_key, parsed, read_capped, rendered_order,
-    rendered_page)
+    BodyTooLarge, InvalidContentType, NotAuthenticated, context, note_order_placed, owner_of_key, parsed, read_capped,
+    rendered_order, rendered_page)
 from printwork.api.pwinty_v3 import translate
 from printwork.core.errors import Conflict, EntityNotFound, FailureCollector, Forbidden, ValidationFailed
 from printwork.core.merchants.service import Owner, billing_currency
@@ -104,6 +106,10 @@ def render_error(exc: Exception, _trace: str, headers: Headers) -> Response | No
         return error(headers, 403, "Only orders in state NotYetSubmitted can be updated.")
     if isinstance(exc, (Conflict, Forbidden)):
         return error(headers, 403, str(exc))
+    if isinstance(exc, RateLimited):
+        response = error(headers, 429, f"Too many requests with this API key; retry after {exc.retry_after} seconds.")
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     if isinstance(exc, InvalidContentType):
         return error(headers, 415, "The Content-Type must be application/json or application/x-www-form-urlencoded.")
     if isinstance(exc, BodyTooLarge):
@@ -162,6 +168,7 @@ def order_number(request: Request) -> int:
     raw = request.path_params["order_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise EntityNotFound(f"no order {raw!r}")
+    logs.order_id.set(int(raw))
     return int(raw)
 
 
@@ -213,9 +220,10 @@ async def list_orders(request: Request) -> Response:
 async def create_order(request: Request) -> Response:
     owner = await authenticate(request)
     details, failures = parsed(await body(request), translate.parse_order)
-    _, rendered = await context(request).committer.run(lambda writes: drafts.create_draft(
+    order_id, rendered = await context(request).committer.run(lambda writes: drafts.create_draft(
         writes, owner, details, face=translate.FACE, render=translate.render_order,
         rendition_format=translate.RENDITION_FORMAT, failures=failures))
+    note_order_placed(translate.FACE, owner, order_id, "draft")
     return answer(request, rendered)
 
 
