@@ -16,7 +16,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from huey import RedisHuey, SqliteHuey
+from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
@@ -43,6 +43,7 @@ DRIVE_ORDER = "printwork.drive_order"
 DRIVE_ORDERS = "printwork.drive_orders"
 DELIVER_EVENTS = "printwork.deliver_events"
 SCHEDULE_HORIZON = timedelta(hours=1)
+DELIVERY_PRIORITY = 10  # order jobs have none (0); higher runs first
 
 
 class _QueueStorage(SqliteStorage):
@@ -60,7 +61,9 @@ class _QueueHuey(SqliteHuey):
 
 def make_huey(settings: Settings) -> Huey:
     if settings.queue_url:
-        return RedisHuey("printwork", url=settings.queue_url, results=False, utc=True)
+        # A priority queue (a sorted set; Redis >= 5): callbacks go before a backlog of order work.
+        # Moving from the plain list queue loses nothing that matters: the reconciler re-drives.
+        return PriorityRedisHuey("printwork", url=settings.queue_url, results=False, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return _QueueHuey("printwork", filename=str(settings.data_dir / "queue.db"), results=False, utc=True)
 
@@ -82,7 +85,9 @@ class JobQueue:
         self._deliverer: Deliverer | None = None
         self._drive = self.huey.task(name=DRIVE_ORDER)(self._run_drive)
         self._drive_many = self.huey.task(name=DRIVE_ORDERS)(self._run_drive_many)
-        self._deliver = self.huey.task(name=DELIVER_EVENTS)(self._run_deliver)
+        # A shop waits on its callbacks while the pipeline works through a burst of orders, and a
+        # delivery is a short HTTP post: it goes ahead of order jobs (bench/dashboard.py's settle).
+        self._deliver = self.huey.task(name=DELIVER_EVENTS, priority=DELIVERY_PRIORITY)(self._run_deliver)
         # Callback events written by any transaction on this database go out once it commits.
         database.after_commit.append(self._on_commit)
 
