@@ -14,7 +14,6 @@ storage when it is first imported, which must come after the command has set the
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -29,9 +28,11 @@ STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300
 
 
 def prepare_multiprocess_directory(path: Path) -> None:
-    """Start a command's processes on an empty directory (a previous run's files would be added in)."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    """Start a command's processes without a previous run's counts (they would be added in).
+    Only prometheus_client's own files go: the directory may be one an operator chose."""
+    path.mkdir(parents=True, exist_ok=True)
+    for previous in path.glob("*.db"):
+        previous.unlink(missing_ok=True)
     os.environ[MULTIPROC_ENV] = str(path)
 
 

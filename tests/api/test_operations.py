@@ -92,3 +92,16 @@ def test_metrics_need_the_bearer_token_when_one_is_set(settings, test_db):
     answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
     assert answer.status_code == 200 and "printwork_orders_due" in answer.text
     assert client.get("/healthz").status_code == 200  # the token guards /metrics only
+
+
+def test_serve_starts_its_metrics_directory_without_old_counts_and_keeps_other_files(tmp_path, monkeypatch):
+    from printwork import metrics
+
+    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_1234.db").write_bytes(b"old counts")
+    (folder / "notes.txt").write_text("an operator's file")
+    metrics.prepare_multiprocess_directory(folder)
+    assert not (folder / "counter_1234.db").exists() and (folder / "notes.txt").exists()
+    assert metrics.os.environ[metrics.MULTIPROC_ENV] == str(folder)
