@@ -72,3 +72,13 @@ def test_two_processes_share_one_limit_through_redis(test_db, tmp_path, make_key
         answers = [httpx.get(f"{url}/v4.0/orders", headers=key).status_code for url in (a, b, a, b, a, b)]
         assert answers == [200, 200, 200, 200, 429, 429]
         assert httpx.get(f"{b}/v4.0/orders", headers=other).status_code == 200
+
+
+def test_an_unreachable_counter_store_lets_requests_through(settings, test_db, make_key):
+    from tests.servers import free_port
+
+    app = create_app(settings.model_copy(update={"rate_limit": "1/minute",
+                                                 "queue_url": f"redis://127.0.0.1:{free_port()}/0"}), test_db.db)
+    headers = {"X-API-Key": make_key()}
+    with TestClient(app) as client:
+        assert [client.get("/v4.0/orders", headers=headers).status_code for _ in range(3)] == [200] * 3

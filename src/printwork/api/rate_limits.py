@@ -8,6 +8,7 @@ a burst, a longer one the sustained rate; a request must be within all of them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
@@ -16,6 +17,7 @@ from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 NAMESPACE = "printwork-api-key"
+log = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
@@ -39,6 +41,7 @@ class KeyRateLimiter:
         self.shared = bool(queue_url and queue_url.startswith(("redis://", "rediss://")))
         storage = storage_from_string(queue_url if self.shared else "memory://")
         self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._last_warning = -math.inf
 
     @property
     def enabled(self) -> bool:
@@ -50,6 +53,15 @@ class KeyRateLimiter:
         # The key itself never reaches the counter store, only a digest of it.
         identity = hashlib.sha256(api_key.encode()).hexdigest()[:32]
         for item in self.items:
-            if not self._limiter.hit(item, NAMESPACE, identity):
-                reset_at, _ = self._limiter.get_window_stats(item, NAMESPACE, identity)
+            try:
+                allowed = self._limiter.hit(item, NAMESPACE, identity)
+                reset_at = None if allowed else self._limiter.get_window_stats(item, NAMESPACE, identity)[0]
+            except Exception as exc:  # noqa: BLE001 - the counter store is down: serve, and say so
+                # An outage of the counters must not become an outage of the API (readyz names it).
+                now = time.monotonic()
+                if now - self._last_warning > 60:
+                    self._last_warning = now
+                    log.warning("rate limits not applied: their store cannot be reached (%s)", type(exc).__name__)
+                return
+            if reset_at is not None:
                 raise RateLimited(max(1, math.ceil(reset_at - time.time())))

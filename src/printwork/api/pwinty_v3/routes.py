@@ -21,10 +21,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from printwork import logs
-from printwork.api.rate_limits import RateLimited
 from printwork.api.http import (
     BodyTooLarge, InvalidContentType, NotAuthenticated, context, note_order_placed, owner_of_key, parsed, read_capped,
     rendered_order, rendered_page)
+from printwork.api.rate_limits import RateLimited
 from printwork.api.pwinty_v3 import translate
 from printwork.core.errors import Conflict, EntityNotFound, FailureCollector, Forbidden, ValidationFailed
 from printwork.core.merchants.service import Owner, billing_currency
