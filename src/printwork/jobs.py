@@ -62,8 +62,10 @@ class _QueueHuey(SqliteHuey):
 def make_huey(settings: Settings) -> Huey:
     if settings.queue_url:
         # A priority queue (a sorted set; Redis >= 5): callbacks go before a backlog of order work.
-        # Moving from the plain list queue loses nothing that matters: the reconciler re-drives.
-        return PriorityRedisHuey("printwork", url=settings.queue_url, results=False, utc=True)
+        # Under its own name: the earlier plain queue was a list under "printwork", and Redis would
+        # refuse sorted-set commands on it (WRONGTYPE) after an upgrade. Whatever that list still
+        # held is found again by the reconciler, which re-drives every due order and callback.
+        return PriorityRedisHuey("printwork_prioritised", url=settings.queue_url, results=False, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return _QueueHuey("printwork", filename=str(settings.data_dir / "queue.db"), results=False, utc=True)
 

@@ -307,3 +307,23 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/v4.0/orders", timeout=1).status_code == 401
     except httpx.TransportError:
         return False
+
+
+def test_a_redis_queue_left_by_an_earlier_version_does_not_stop_the_new_one(settings, test_db):
+    """The earlier plain queue was a list under the name the priority queue would have used."""
+    from printwork.jobs import JobQueue
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.flushdb()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {REDIS_URL} cannot be reached: {exc}")
+    client.rpush("huey.redis.printwork", b"an earlier version's job")
+    jobs = JobQueue(settings.model_copy(update={"queue_url": REDIS_URL}), test_db.db, None)
+    try:
+        jobs.events_due([1, 2])
+        jobs.order_due(3)
+        assert jobs.huey.pending_count() == 2
+    finally:
+        jobs.close()
+        client.flushdb()
