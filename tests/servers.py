@@ -13,6 +13,29 @@ from pathlib import Path
 import httpx
 
 
+REDIS_URL = os.environ.get("PRINTWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 60) -> str:
+    """Until `url` answers at all (any status); fails at once if `process` has exited. Returns the body."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url, timeout=1).text
+        except httpx.TransportError:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, f"{url} did not answer within {seconds:.0f}s"
+            time.sleep(0.1)
+
+
+def metric(exposition: str, sample: str) -> float:
+    """The value of one sample line (name and labels, as Prometheus writes them) of a /metrics answer."""
+    for line in exposition.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{sample} is not in /metrics:\n{exposition}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

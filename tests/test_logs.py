@@ -8,12 +8,11 @@ import logging
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 
 from printwork import logs
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_answering
 
 
 def test_keys_secrets_and_url_queries_are_masked():
@@ -60,14 +59,7 @@ def test_serve_writes_json_lines_with_the_ids_of_the_request(tmp_path, test_db, 
                                "--no-workers"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-                time.sleep(0.2)
+        wait_until_answering(f"{url}/healthz", server)
         answer = httpx.post(f"{url}/v4.0/orders", json=order_payload(), headers={"X-API-Key": key})
         assert answer.status_code == 200
         order_id = int(answer.json()["order"]["id"].removeprefix("ord_"))

@@ -60,9 +60,7 @@ def _demo_key(settings: Settings, database: Database) -> str:
                 return key
     with database.transaction() as session:
         issued = create_merchant_key(session, DEMO_MERCHANT, "sandbox")
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(issued.key + "\n")
+    _write_private(key_file, issued.key)
     return issued.key
 
 
@@ -82,7 +80,12 @@ def _demo_sign_in(settings: Settings, database: Database) -> DemoSignIn:
                 users.set_password(session, email, password)
             else:
                 users.create_user(session, email, password, merchant_name=merchant, operator=merchant is None)
-    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(password + "\n")
+    _write_private(password_file, password)
     return DemoSignIn(*emails, password)
+
+
+def _write_private(path: Path, secret: str) -> None:
+    """A one-line file only its owner can read (the demo key, the demo password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")

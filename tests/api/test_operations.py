@@ -8,8 +8,7 @@ from printwork.api.app import create_app
 from printwork.config import Settings
 from printwork.db import Database
 from printwork.migrations import runner
-from tests.process.test_e2e import metric
-from tests.servers import free_port
+from tests.servers import free_port, metric
 
 
 def test_healthz_answers_without_a_key(client):

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 from printwork.api.app import create_app
 from printwork.config import Settings
 from printwork.core.merchants.credentials import merchant_credentials
-from tests.process.test_e2e import REDIS_URL
-from tests.servers import running_servers
+from tests.servers import REDIS_URL, free_port, running_servers
 
 
 @pytest.fixture
@@ -75,8 +74,6 @@ def test_two_processes_share_one_limit_through_redis(test_db, tmp_path, make_key
 
 
 def test_an_unreachable_counter_store_lets_requests_through(settings, test_db, make_key):
-    from tests.servers import free_port
-
     app = create_app(settings.model_copy(update={"rate_limit": "1/minute",
                                                  "queue_url": f"redis://127.0.0.1:{free_port()}/0"}), test_db.db)
     headers = {"X-API-Key": make_key()}

@@ -283,3 +283,8 @@ def test_dashboard_users_from_the_command_line(cli, client):
     assert sign_in(client, "ann@acme.test", "a brand new password").status_code != 303
     assert "disabled" in cli("users", "list").stdout
     assert cli("users", "disable", "nobody@acme.test", check=False).returncode == 1
+    unknown_user = cli("users", "set-password", "nobody@acme.test", "--password-stdin",
+                       stdin="a long enough password\n", check=False)
+    assert unknown_user.returncode == 1 and "no user nobody@acme.test" in unknown_user.stderr
+    too_short = cli("users", "set-password", "ann@acme.test", "--password-stdin", stdin="short\n", check=False)
+    assert too_short.returncode == 1 and "at least 12 characters" in too_short.stderr

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.process.test_e2e import metric
-from tests.servers import free_port
+from tests.servers import free_port, metric, wait_until_answering
 
 
 def server_children(pid: int) -> list[int]:
@@ -86,15 +85,7 @@ def test_a_worker_on_a_host_of_its_own_serves_its_metrics(test_db, tmp_path):
     worker = subprocess.Popen([sys.executable, "-m", "printwork.cli.main", "worker", "--metrics-port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                exposition = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
-                break
-            except httpx.TransportError:
-                assert worker.poll() is None, worker.stderr.read().decode()
-                assert time.monotonic() < deadline, "the worker's metrics did not come up"
-                time.sleep(0.2)
+        exposition = wait_until_answering(f"http://127.0.0.1:{port}/metrics", worker)
         assert "# TYPE printwork_pipeline_jobs_seconds histogram" in exposition
         assert "# TYPE printwork_callback_attempts_total counter" in exposition
     finally:

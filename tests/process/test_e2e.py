@@ -22,9 +22,8 @@ from sqlalchemy import func, select
 
 from printwork.core.callbacks.events import events_t
 from printwork.core.orders.repository import charges_t, shipments_t
-from tests.servers import free_port, running_servers
+from tests.servers import REDIS_URL, free_port, metric, running_servers, wait_until_answering
 
-REDIS_URL = os.environ.get("PRINTWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PHOTO_ORDER_SKU = "GLOBAL-PHO-4X6"
 
 
@@ -66,15 +65,7 @@ def serving(data_dir: Path, env: dict[str, str], *, workers: bool):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/v4.0/orders", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+        wait_until_answering(f"{url}/v4.0/orders", process, 30)
         yield url
     finally:
         process.terminate()
@@ -288,14 +279,6 @@ def test_serve_runs_its_workers_in_a_child_that_ends_with_it(backend, tmp_path, 
     finally:
         if server.poll() is None:
             server.kill()
-
-
-def metric(exposition: str, sample: str) -> float:
-    """The value of one sample line (name and labels, as Prometheus writes them) of a /metrics answer."""
-    for line in exposition.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{sample} is not in /metrics:\n{exposition}")
 
 
 def _niceness(pid: int, thread: int) -> int:
