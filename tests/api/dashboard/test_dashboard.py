@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -201,6 +202,11 @@ def test_orders_are_searched_and_filtered(merchant_client, make_key):
     assert "No orders match." in merchant_client.get("/dashboard/orders?from=2999-01-01").text
     bad = merchant_client.get("/dashboard/orders?from=yesterday&order=xyz")
     assert bad.status_code == 200 and "from: MustBeADate" in bad.text and "order: MustBeAnOrderId" in bad.text
+    before_year_one = merchant_client.get("/dashboard/orders", params={"to": "0001-01-01T00:00+00:21"})
+    assert before_year_one.status_code == 200 and "to: MustBeADate" in before_year_one.text
+    # An offset is honoured: the orders, made just now, are all before a minute from now in UTC+05:00.
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=5))).isoformat()
+    assert "No orders match." not in merchant_client.get("/dashboard/orders", params={"to": soon}).text
     fragment = merchant_client.get("/dashboard/orders?reference=REF-a",
                                    headers={"HX-Request": "true", "HX-Target": "orders-table"}).text
     assert fragment.startswith('<section id="orders-table"') and "<html" not in fragment

@@ -95,7 +95,8 @@ def test_ids_sort_numerically_not_as_text(client, headers, order_payload):
 
 @pytest.mark.parametrize("query, field", [("top=0", "top"), ("top=101", "top"), ("top=ten", "top"), ("skip=-1", "skip"),
                                           ("createdFrom=yesterday", "createdFrom"), ("status=shipped", "status"),
-                                          ("orderIds=12345", "orderIds")])
+                                          ("orderIds=12345", "orderIds"),
+                                          ("createdTo=0001-01-01T00%3A00%3A00%2B00%3A21", "createdTo")])
 def test_bad_list_parameters_are_validation_failures(client, headers, query, field):
     response = client.get(f"/v4.0/orders?{query}", headers=headers)
     assert response.status_code == 400

@@ -9,7 +9,7 @@ CSRF token (a form field, or the header htmx sends).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -180,8 +180,10 @@ def _date(text: str | None, field: str, failures: FailureCollector) -> datetime 
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
+        parsed = datetime.fromisoformat(text)
+        # Stored times are naive UTC; an offset given by hand is honoured, not compared as if local.
+        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):
         failures.add(field, "MustBeADate", text)
         return None
 

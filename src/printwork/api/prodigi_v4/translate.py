@@ -478,11 +478,11 @@ def parse_list_query(params: list[tuple[str, str]], failures: FailureCollector) 
             return None
         try:
             parsed = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-        except ValueError:
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):  # OverflowError: e.g. 0001-01-01 at +00:21 is before year 1 in UTC
             failures.add(wire, "MustBeADateTime", raw)
             return None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
         return parsed
 
     top = integer("top", "top", 10, 1, 100, documented_high=True)
