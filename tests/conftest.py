@@ -208,3 +208,13 @@ def use_catalog(test_db):
 
     yield load
     test_db.reload_demo_catalog()
+
+
+@pytest.fixture(scope="session")
+def loopback_s3():
+    """An S3 server on loopback (moto's), shared by the session; each test takes its own bucket."""
+    from tests.servers import LoopbackS3
+
+    server = LoopbackS3()
+    yield server
+    server.stop()

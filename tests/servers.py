@@ -84,3 +84,46 @@ def running_servers(database_url: str, data_dir: Path, count: int = 1, **env_ove
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class LoopbackS3:
+    """moto's standalone S3 server on loopback (in this process), with a fresh bucket per use."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._buckets = 0
+
+    def client(self):
+        import boto3
+
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
+            aws_access_key_id="printwork-test", aws_secret_access_key="printwork-test-secret")
+
+    def new_bucket(self) -> str:
+        self._buckets += 1
+        name = f"printwork-test-{self._buckets}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def env(self, bucket: str, prefix: str = "printwork") -> dict[str, str]:
+        """The settings a Printwork process needs to keep its files in `bucket`."""
+        return {
+            "PRINTWORK_STORAGE_URL": f"s3://{bucket}/{prefix}",
+            "PRINTWORK_S3_ENDPOINT_URL": self.endpoint_url,
+            "PRINTWORK_S3_REGION": "us-east-1",
+            "PRINTWORK_S3_ACCESS_KEY_ID": "printwork-test",
+            "PRINTWORK_S3_SECRET_ACCESS_KEY": "printwork-test-secret",
+        }
+
+    def stop(self) -> None:
+        self._server.stop()

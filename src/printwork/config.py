@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,16 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit such as '50/second' or '100/second;1000/minute'") from None
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _readable_storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from printwork.core.assets.s3_storage import parse_s3_url
+
+        parse_s3_url(value)
         return value
 
     data_dir: Path = Field(default=Path("./var"), description="Where the embedded database and files live.")
@@ -58,6 +68,20 @@ class Settings(BaseSettings):
                                   "(off when unset); shared through Redis when PRINTWORK_QUEUE_URL is redis://.")
     metrics_token: str | None = Field(
         default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`.")
+    storage_url: str | None = Field(
+        default=None, description="Where originals, print files and thumbnails are kept: s3://bucket/prefix for an "
+                                  "S3-compatible store shared by every machine; DATA_DIR/files when unset.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3 server's URL (MinIO, Ceph, another cloud's S3); AWS when unset.")
+    s3_region: str | None = Field(default=None, description="The bucket's region; the AWS default chain when unset.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 credentials; when unset, boto3's usual chain (AWS_* variables, files, roles).")
+    s3_secret_access_key: SecretStr | None = None
+    storage_signed_url_seconds: int = Field(
+        default=0, ge=0, le=7 * 24 * 3600,
+        description="With an S3 store: thumbnails and print files are answered with a redirect to a signed URL "
+                    "valid this long (the S3 server must be reachable by shops and labs); 0 streams them through "
+                    "Printwork.")
     seed_demo: bool = Field(default=True, description="Load the demo catalogue and demo merchant on first start.")
 
     # The order process

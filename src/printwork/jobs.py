@@ -26,7 +26,6 @@ from printwork import logs, metrics
 from printwork.config import Settings
 from printwork.core.callbacks.delivery import Deliverer, DeliveryRules, overdue_events
 from printwork.core.callbacks.events import NEW_EVENTS, Announcer, events_t
-from printwork.core.assets.storage import LocalStorage
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.repository import orders_t
 from printwork.core.process.pipeline import (
@@ -36,6 +35,7 @@ from printwork.core.process.pipeline import (
     purge_scratch,
 )
 from printwork.db import Database
+from printwork.storage import open_asset_storage
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class JobQueue:
             if self._runtime is None:
                 self._runtime = ProcessRuntime(
                     database=self.database,
-                    storage=LocalStorage(self.settings.files_dir),
+                    storage=open_asset_storage(self.settings),
                     rules=ProcessRules.from_settings(self.settings),
                     notify_due=self.order_due,
                     announcer=self.announcer,

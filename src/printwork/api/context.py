@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from printwork.api.rate_limits import KeyRateLimiter
 from printwork.config import Settings
+from printwork.core.assets.storage import AssetStorage
+from printwork.storage import open_asset_storage
 from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.service import CatalogCache
 from printwork.core.merchants.service import Owner, hash_key, key_owner_and_use
@@ -96,11 +98,13 @@ class AppContext:
     catalog: CatalogCache = field(default_factory=CatalogCache)
     rendered_products: RenderedProducts = field(default_factory=RenderedProducts)
     keys: KeyCache = field(init=False)
+    storage: AssetStorage = field(init=False)
     rate_limiter: KeyRateLimiter = field(init=False)
     _threads: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
+        self.storage = open_asset_storage(self.settings)
         self.rate_limiter = KeyRateLimiter(self.settings.rate_limit, self.settings.queue_url)
         # Threads are started only when first needed.
         self._threads = ThreadPoolExecutor(self.settings.database_threads, "printwork-db")

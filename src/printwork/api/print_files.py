@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from printwork.api.context import AppContext
-from printwork.core.assets.storage import LocalStorage, print_file_key, print_file_pdf_key
+from printwork.api.stored_files import stored_file_response
+from printwork.core.assets.storage import print_file_key, print_file_pdf_key
 from printwork.core.errors import EntityNotFound
 from printwork.core.labs import service as labs
 from printwork.core.orders.domain import asset_public_id
@@ -20,8 +21,8 @@ async def lab_print_file_response(ctx: AppContext, lab_code: str, asset_id: int)
     is_pdf = original_format == "pdf"
     key = (print_file_pdf_key if is_pdf else print_file_key)(order_id, asset_id)
     try:
-        with LocalStorage(ctx.settings.files_dir).local_path(key) as path:
-            return FileResponse(path, media_type="application/pdf" if is_pdf else "image/jpeg",
-                                filename=f"{asset_public_id(asset_id)}.{'pdf' if is_pdf else 'jpg'}")
+        return await stored_file_response(ctx, key, "application/pdf" if is_pdf else "image/jpeg",
+                                          cache_control="private, no-store",
+                                          filename=f"{asset_public_id(asset_id)}.{'pdf' if is_pdf else 'jpg'}")
     except FileNotFoundError:
         raise EntityNotFound("the print file is no longer kept") from None

@@ -25,9 +25,10 @@ from printwork.api import faces
 from printwork.api.dashboard import charts
 from printwork.api.dashboard import security as guard
 from printwork.api.http import context
+from printwork.api.stored_files import stored_file_response
 from printwork.core.assets import imaging
 from printwork.core.assets.storage import (
-    LocalStorage,
+    AssetStorage,
     original_key,
     preview_key,
     print_file_key,
@@ -330,7 +331,7 @@ async def order_image(request: Request) -> Response:
     panels = await ctx.in_session(lambda s: overview.order_detail(s, owner, order_id, ctx.catalog.get(s)).panels)
     if not any(p.id == int(asset_id) for entries in panels.values() for p in entries):
         raise EntityNotFound("no such image")
-    storage = LocalStorage(ctx.settings.files_dir)
+    storage = ctx.storage
     source_key = {"original": original_key, "print": print_file_key, "thumbnail": thumbnail_key}[kind](
         order_id, int(asset_id))
     if kind == "thumbnail":
@@ -340,8 +341,7 @@ async def order_image(request: Request) -> Response:
         if not storage.exists(key):
             await ctx.blocking(_make_preview, storage, source_key, key)
     try:
-        with storage.local_path(key) as path:
-            return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=300"})
+        return await stored_file_response(ctx, key, "image/jpeg", cache_control="private, max-age=300")
     except FileNotFoundError:
         raise EntityNotFound("the image is no longer kept") from None
 
@@ -349,7 +349,7 @@ async def order_image(request: Request) -> Response:
 PREVIEW_SIDE = 800
 
 
-def _make_preview(storage: LocalStorage, source_key: str, key: str) -> None:
+def _make_preview(storage: AssetStorage, source_key: str, key: str) -> None:
     try:
         with storage.local_path(source_key) as source:
             scratch = storage.scratch() / f"preview-{key.replace('/', '-')}-{id(source)}.jpg"

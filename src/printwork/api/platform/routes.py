@@ -19,9 +19,10 @@ from starlette.routing import Route
 from printwork.api.http import (
     JSON, NotAuthenticated, authenticate, context, json_body, order_id_from_path, rendered_order)
 from printwork.api.print_files import lab_print_file_response
+from printwork.api.stored_files import stored_file_response
 from printwork.api.outcome import envelope
 from printwork.core.assets import samples
-from printwork.core.assets.storage import LocalStorage, thumbnail_key
+from printwork.core.assets.storage import thumbnail_key
 from printwork.core.callbacks import service as callbacks
 from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.labs import service as labs
@@ -38,10 +39,6 @@ from printwork.core.process import controls
 from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
 
 ADVANCE_WAIT_SECONDS = 15.0
-
-
-def _storage(request: Request) -> LocalStorage:
-    return LocalStorage(context(request).settings.files_dir)
 
 
 def _parse_prefixed(raw: str, prefix: str, field: str) -> int:
@@ -61,8 +58,8 @@ async def thumbnail(request: Request) -> Response:
     if row is None:
         raise EntityNotFound("no such thumbnail")
     try:
-        with _storage(request).local_path(thumbnail_key(row[0], row[1])) as path:
-            return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+        return await stored_file_response(context(request), thumbnail_key(row[0], row[1]), "image/jpeg",
+                                          cache_control="public, max-age=86400")
     except FileNotFoundError:
         raise EntityNotFound("the thumbnail is no longer kept") from None
 

@@ -24,6 +24,20 @@ class AssetStorage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def size(self, key: str) -> int | None:
+        """The stored file's length in bytes; None if absent."""
+
+    def local_file(self, key: str) -> Path | None:
+        """The stored file itself when it lies on this machine (served without a copy), else None."""
+
+    def open_chunks(self, key: str) -> tuple[int, Iterator[bytes]]:
+        """The stored file's length and its bytes as they arrive, for streaming; FileNotFoundError
+        (raised here, before the first chunk) if absent."""
+
+    def signed_url(self, key: str, seconds: int, media_type: str, filename: str | None = None) -> str | None:
+        """A URL a browser or lab can fetch `key` from directly for `seconds`; None where the
+        store has no such thing (a local folder)."""
+
     def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
 
@@ -50,6 +64,9 @@ def thumbnail_key(order_id: int, asset_id: int) -> str:
 def preview_key(order_id: int, asset_id: int, kind: str) -> str:
     """The dashboard's scaled-down view of an original or a print file (kind: original, print)."""
     return f"orders/{order_id}/previews/{asset_id}-{kind}.jpg"
+
+
+CHUNK_BYTES = 1024 * 1024
 
 
 class LocalStorage:
@@ -89,6 +106,29 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def local_file(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def open_chunks(self, key: str) -> tuple[int, Iterator[bytes]]:
+        handle = self._path(key).open("rb")
+        size = os.fstat(handle.fileno()).st_size
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                while chunk := handle.read(CHUNK_BYTES):
+                    yield chunk
+
+        return size, chunks()
+
+    def signed_url(self, key: str, seconds: int, media_type: str, filename: str | None = None) -> str | None:
+        return None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

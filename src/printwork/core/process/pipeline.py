@@ -403,7 +403,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             changed = session.execute(update(assets_t).where(*where).values(
                 status=ASSET_COMPLETE, attempts=attempt, next_attempt_at=None, original_format=info.format,
                 original_width=info.width, original_height=info.height, downloaded_at=now,
-                original_bytes=_size_of(runtime.storage, original_key(state.id, asset_id)),
+                original_bytes=runtime.storage.size(original_key(state.id, asset_id)),
             )).rowcount
             if changed:
                 # The warnings were about attempts that no longer matter.
@@ -427,14 +427,6 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
                            asset_id=asset_id)
         refreshed = refresh_status(session, state.id, runtime.announcer) if changed else None
         return _settle(runtime, session, state.id, token, refreshed)
-
-
-def _size_of(storage: AssetStorage, key: str) -> int | None:
-    try:
-        with storage.local_path(key) as path:
-            return path.stat().st_size
-    except FileNotFoundError:
-        return None
 
 
 # --- step 2: lab allocation ---------------------------------------------------------------
