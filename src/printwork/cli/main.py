@@ -190,6 +190,51 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     err.print(f"Database at revision {revision}.")
 
 
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="A new file to write the backup to.")],
+) -> None:
+    """Copy the embedded SQLite database to FILE while Printwork keeps running (consistent, checked).
+
+    Files (originals, print files, thumbnails) are not in it: see docs/deployment.md, "Backups"."""
+    from printwork.backup import BackupRefused, backup
+
+    settings = get_settings()
+    try:
+        with err.status(f"Copying {settings.resolved_database_url.removeprefix('sqlite:///')}…"):
+            summary = backup(settings.resolved_database_url, file)
+    except BackupRefused as exc:
+        err.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"Backed up {summary.orders} orders ({summary.bytes / 1_048_576:.1f} MiB, schema {summary.schema_revision}) "
+              f"to {summary.path} in {summary.seconds:.1f}s; integrity check ok.", highlight=False)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A backup made by `printwork backup`.")],
+) -> None:
+    """Replace the embedded SQLite database with a backup; every Printwork process must be stopped.
+
+    The embedded job queue is emptied too: on the next start the reconciler re-drives whatever
+    the restored orders still have to do. A backup from an older Printwork is migrated by `serve`."""
+    from printwork.backup import BackupRefused, restore
+
+    settings = get_settings()
+    queue_file = None if settings.queue_url else settings.data_dir / "queue.db"
+    try:
+        with err.status(f"Restoring {file}…"):
+            summary = restore(file, settings.resolved_database_url, queue_file)
+    except BackupRefused as exc:
+        err.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"Restored {summary.orders} orders (schema {summary.schema_revision}) into {summary.path}.",
+              highlight=False)
+    if settings.queue_url:
+        err.print("The Redis queue was left as it is: its jobs reload their orders by id, and the reconciler "
+                  "re-drives what the restored database says is due.", highlight=False)
+
+
 @merchants_app.command("create")
 def merchants_create(
     name: Annotated[str, typer.Argument(help="The merchant's name; an existing merchant gets another key.")],

@@ -1,0 +1,132 @@
+"""`printwork backup` of the embedded database while a server writes to it, and a restore."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+
+from printwork.core.merchants.service import create_merchant_key
+from printwork.db import Database
+from tests.process.test_e2e import order, serving
+
+# The demo catalogue; a reconciler that re-drives at once what the restored database says is due.
+SERVER = {"PRINTWORK_SANDBOX_LAB_DELAY_SECONDS": "0", "PRINTWORK_SEED_DEMO": "1", "PRINTWORK_ALLOW_PRIVATE_URLS": "1",
+          "PRINTWORK_RECONCILE_GRACE_SECONDS": "1", "PRINTWORK_RECONCILE_INTERVAL_SECONDS": "1"}
+
+
+def printwork(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "printwork.cli.main", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PRINTWORK_DATA_DIR": str(data_dir), **env})
+
+
+def database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'printwork.db').resolve()}"
+
+
+def new_key(data_dir: Path) -> dict[str, str]:
+    database = Database(database_url(data_dir))
+    try:
+        with database.transaction() as session:
+            return {"X-API-Key": create_merchant_key(session, "Backup Shop", "sandbox").key}
+    finally:
+        database.dispose()
+
+
+def test_a_backup_taken_under_writes_is_consistent_and_restores_into_a_working_server(tmp_path, image_server):
+    live, restored = tmp_path / "live", tmp_path / "restored"
+    backup_file = tmp_path / "printwork-backup.db"
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    with serving(live, SERVER, workers=True) as url:
+        key = new_key(live)
+
+        def place_orders() -> None:
+            with httpx.Client(base_url=url, headers=key, timeout=30) as client:
+                while not stop.is_set():
+                    answer = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
+                    assert answer.status_code == 200, answer.text
+                    acknowledged.append(answer.json()["order"]["id"])
+                    stop.wait(0.02)  # a busy shop, not a flood: the backlog stays small
+
+        writer = threading.Thread(target=place_orders)
+        writer.start()
+        try:
+            while len(acknowledged) < 20:
+                assert writer.is_alive(), "the orders could not be placed"
+                threading.Event().wait(0.05)
+            before_backup = list(acknowledged)
+            made = printwork(live, "backup", str(backup_file))
+            assert made.returncode == 0, made.stderr
+            assert "integrity check ok" in made.stderr
+            # The server went on writing meanwhile.
+            while len(acknowledged) < len(before_backup) + 10:
+                assert writer.is_alive(), "the orders could not be placed"
+                threading.Event().wait(0.05)
+        finally:
+            stop.set()
+            writer.join()
+        again = printwork(live, "backup", str(backup_file))
+        assert again.returncode == 2 and "already exists" in again.stderr
+        in_use = printwork(live, "restore", str(backup_file))
+        assert in_use.returncode == 2 and "running Printwork process" in in_use.stderr
+        after_backup = acknowledged[-1]
+
+    copy = sqlite3.connect(backup_file)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        backed_up = {f"ord_{n}" for (n,) in copy.execute("SELECT id FROM orders")}
+        # Each order whole: none without its items, recipient or rendition's owner.
+        assert copy.execute("SELECT count(*) FROM orders WHERE id NOT IN (SELECT order_id FROM order_items)"
+                            ).fetchone() == (0,)
+    finally:
+        copy.close()
+    assert set(before_backup) <= backed_up
+    assert after_backup not in backed_up
+    assert not list(tmp_path.glob(".*.part"))
+
+    done = printwork(restored, "restore", str(backup_file))
+    assert done.returncode == 0, done.stderr
+    assert f"Restored {len(backed_up)} orders" in done.stderr
+    with serving(restored, SERVER, workers=True) as url:
+        first = httpx.get(f"{url}/v4.0/orders/{before_backup[0]}", headers=key)
+        assert first.status_code == 200 and first.json()["order"]["id"] == before_backup[0]
+        assert httpx.get(f"{url}/v4.0/orders/{after_backup}", headers=key).status_code == 404
+        listed = httpx.get(f"{url}/v4.0/orders", params={"top": 100}, headers=key).json()
+        assert {o["id"] for o in listed["orders"]} <= backed_up
+        # What the backup caught half-way through the pipeline finishes after the restore.
+        newest = max(backed_up, key=lambda i: int(i.removeprefix("ord_")))
+        deadline = threading.Event()
+        for _ in range(450):
+            if httpx.get(f"{url}/v4.0/orders/{newest}", headers=key).json()["order"]["status"]["stage"] == "Complete":
+                break
+            deadline.wait(0.2)
+        else:
+            raise AssertionError(f"{newest} did not complete after the restore")
+        created = httpx.post(f"{url}/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"), headers=key)
+        assert created.status_code == 200
+        assert created.json()["order"]["id"] not in backed_up
+
+
+def test_backup_and_restore_refuse_what_they_cannot_do_safely(tmp_path):
+    server_db = printwork(tmp_path, "backup", str(tmp_path / "b.db"),
+                          PRINTWORK_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1/test")
+    assert server_db.returncode == 2 and "database server" in server_db.stderr and "pg_dump" not in server_db.stdout
+    nothing = printwork(tmp_path / "empty", "backup", str(tmp_path / "b.db"))
+    assert nothing.returncode == 2 and "no database" in nothing.stderr
+    (tmp_path / "notes.db").write_text("not a database at all" * 100)
+    foreign = printwork(tmp_path / "target", "restore", str(tmp_path / "notes.db"))
+    assert foreign.returncode == 2 and "not a readable SQLite database" in foreign.stderr
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    stranger = printwork(tmp_path / "target", "restore", str(other))
+    assert stranger.returncode == 2 and "not a Printwork database" in stranger.stderr
+    assert not (tmp_path / "target" / "printwork.db").exists()
+    missing = printwork(tmp_path / "target", "restore", str(tmp_path / "nowhere.db"))
+    assert missing.returncode == 2 and "no backup" in missing.stderr
