@@ -28,6 +28,7 @@ class Receiver:
         self.received: list[tuple[dict, bytes]] = []
         self.status = 200
         self.delay = 0.0
+        self.headers: dict[str, str] = {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +43,8 @@ class Receiver:
                 self.send_response(receiver.status)
                 if 300 <= receiver.status < 400:
                     self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -236,7 +239,31 @@ def test_retries_follow_the_schedule(client, headers, catalog, receiver, deliver
     assert len(receiver.received) == 2
 
 
-@pytest.mark.parametrize("status, error", [(302, "redirects are not followed"), (404, "HTTP 404")])
+@pytest.mark.parametrize("status, retry_after, waited", [
+    (429, "90", 90), (503, "120", 120), (429, "999999999", 6 * 3600), (429, "soon", 1), (500, "90", 1)])
+def test_a_receiver_asking_to_wait_is_not_tried_sooner(client, headers, catalog, receiver, deliverer,
+                                                       status, retry_after, waited):
+    receiver.status, receiver.headers = status, {"Retry-After": retry_after}
+    body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}
+    order_id = client.post("/v4.0/orders", json=body, headers=headers).json()["order"]["id"]
+    client.post(f"/v4.0/orders/{order_id}/actions/cancel", headers=headers)
+    before = utcnow()
+    [(_, retry_at)] = deliverer(delays_sandbox=(1,) * 14, jitter=0.0).deliver()
+    assert timedelta(seconds=waited - 1) <= retry_at - before <= timedelta(seconds=waited + 5)
+
+
+def test_retry_after_may_be_an_http_date():
+    from printwork.core.callbacks.delivery import parse_retry_after
+
+    now = utcnow().replace(microsecond=0)
+    in_a_minute = (now + timedelta(seconds=60)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert parse_retry_after(in_a_minute, now) == timedelta(seconds=60)
+    assert parse_retry_after("Mon, 01 Jan 2001 00:00:00 GMT", now) == timedelta(0)
+    assert parse_retry_after("", now) is None and parse_retry_after("-5", now) is None
+
+
+@pytest.mark.parametrize("status, error", [(302, "redirects are not followed"), (404, "HTTP 404"),
+                                           (410, "HTTP 410")])
 def test_redirects_and_errors_are_failures(client, headers, catalog, receiver, deliverer, status, error):
     receiver.status = status
     body = {**order_body("https://example.com/a.jpg"), "callbackUrl": receiver.url}

@@ -2,8 +2,10 @@
 
 A batch of due events is claimed under a lease (so two workers never send the same attempt),
 sent concurrently, and the outcomes written in one transaction. Success is a 2xx within the
-timeout; a redirect is not followed and counts as a failure, as does anything else. Each event
-gets ATTEMPTS tries in all, with growing, jittered waits between them.
+timeout; a redirect is not followed and counts as a failure, as does anything else (a 410 too:
+the documents promise retries until a 200 or 15 failures). Each event gets ATTEMPTS tries in all,
+with growing, jittered waits between them; a receiver that answers 429 or 503 with Retry-After
+is not tried again before the time it asked for (at most RETRY_AFTER_MAX later).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ attempts_t = DeliveryAttempt.__table__
 merchants_t = Merchant.__table__
 
 ATTEMPTS = 15
+RETRY_AFTER_MAX = timedelta(hours=6)
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 
@@ -85,6 +88,7 @@ class _Outcome:
     status_code: int | None
     duration_ms: int
     error: str | None
+    retry_after: timedelta | None = None
 
     @property
     def delivered(self) -> bool:
@@ -97,6 +101,7 @@ class Sent:
     duration_ms: int
     error: str | None
     answer: bytes  # the start of the receiver's answer, for people reading a test delivery
+    retry_after: timedelta | None = None  # what a 429 or 503 asked for, capped at RETRY_AFTER_MAX
 
     @property
     def delivered(self) -> bool:
@@ -104,6 +109,26 @@ class Sent:
 
 
 ANSWER_KEPT = 512
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        wait = timedelta(seconds=int(value))
+    else:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        wait = when.astimezone(UTC).replace(tzinfo=None) - now
+    return min(max(wait, timedelta(0)), RETRY_AFTER_MAX)
 
 
 def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secret: str | tuple[str, ...],
@@ -124,7 +149,7 @@ def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secr
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signatures,
     }
-    status_code, error, answer = None, None, b""
+    status_code, error, answer, retry_after = None, None, b"", None
     try:
         with client.stream("POST", url, content=body, headers=headers) as response:
             status_code = response.status_code
@@ -136,13 +161,17 @@ def post_signed(client: httpx.Client, url: str, event_id: str, body: bytes, secr
                 error = f"redirected to {response.headers.get('location', '?')}; redirects are not followed"
             elif not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+                if status_code in (429, 503):
+                    retry_after = parse_retry_after(response.headers.get("retry-after"), utcnow())
+                    if retry_after is not None:
+                        error += f"; asked to wait {retry_after.total_seconds():g} s"
     except httpx.TimeoutException:
         error = f"no answer within {timeout:g} s"
     except httpx.HTTPError as exc:
         cause = exc.__cause__ or exc.__context__
         error = f"could not deliver ({cause or exc or type(exc).__name__})"
     duration_ms = round((time.perf_counter() - started) * 1000)
-    return Sent(status_code, duration_ms, error, answer[:ANSWER_KEPT])
+    return Sent(status_code, duration_ms, error, answer[:ANSWER_KEPT], retry_after)
 
 
 class Deliverer:
@@ -245,7 +274,7 @@ class Deliverer:
     def _send(self, event: _Claimed) -> _Outcome:
         attempted_at = utcnow()
         sent = post_signed(self._client(), event.url, event.public_id, event.body, event.secret, self.rules.timeout)
-        return _Outcome(event, attempted_at, sent.status_code, sent.duration_ms, sent.error)
+        return _Outcome(event, attempted_at, sent.status_code, sent.duration_ms, sent.error, sent.retry_after)
 
     def _record(self, outcomes: list[_Outcome]) -> list[tuple[int, datetime]]:
         """One transaction for the whole batch: the attempts, then each event's new state."""
@@ -259,7 +288,8 @@ class Deliverer:
             elif event.attempts + 1 >= ATTEMPTS:
                 exhausted.append(event.id)
             else:
-                next_at = now + self.rules.delay(event.sandbox, event.attempts + 1)
+                next_at = now + max(self.rules.delay(event.sandbox, event.attempts + 1),
+                                    outcome.retry_after or timedelta(0))
                 again.append({"event_id": event.id, "next_at": next_at})
                 retries.append((event.id, next_at))
         released = {"attempts": events_t.c.attempts + 1, "lease_token": None, "lease_expires_at": None}
