@@ -49,6 +49,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/slow":
             time.sleep(1.5)
             return self._send(200, CONTENT)
+        if self.path == "/trickle":  # a byte at a time, never enough to fill a buffer
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            return
         if self.path == "/drip":
             self.send_response(200)
             self.send_header("Content-Length", "100000")
@@ -106,6 +118,14 @@ def test_redirects_are_followed(server, tmp_path):
 def test_failures_say_why_and_leave_nothing_behind(server, tmp_path, path, reason):
     with pytest.raises(DownloadFailed, match=reason):
         fetch(f"{server}{path}", tmp_path, allow_private=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(server, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(DownloadFailed, match="longer than 2 seconds"):
+        fetch(f"{server}/trickle", tmp_path, allow_private=True)
+    assert time.monotonic() - started < 3.5
     assert list(tmp_path.iterdir()) == []
 
 

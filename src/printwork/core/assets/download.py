@@ -133,7 +133,9 @@ def _save(response: httpx.Response, partial: Path, target: Path, started: float,
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
     with open(partial, "wb") as handle:
-        for chunk in response.iter_bytes(chunk_size=256 * 1024):
+        # Chunks as they arrive: a fixed chunk size would wait for it to fill, and a server that
+        # drips a byte at a time would never meet the deadline check.
+        for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limits.max_bytes:
                 raise DownloadFailed(f"the file is larger than {limits.max_bytes} bytes allowed")
