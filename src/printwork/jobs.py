@@ -14,7 +14,7 @@ import os
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey
@@ -109,7 +109,7 @@ class JobQueue:
         if at is None or at <= now:
             self._deliver(list(event_ids))
         elif at - now <= SCHEDULE_HORIZON:
-            self._deliver.schedule(args=(list(event_ids),), eta=at)
+            self._deliver.schedule(args=(list(event_ids),), eta=at.replace(tzinfo=UTC))
         # later retries: the reconciler finds them by `next_attempt_at`
 
     def _on_commit(self, info: dict) -> None:
@@ -125,7 +125,7 @@ class JobQueue:
         if at is None or at <= now:
             self._drive(order_id)
         elif at - now <= SCHEDULE_HORIZON:
-            self._drive.schedule(args=(order_id,), eta=at)
+            self._drive.schedule(args=(order_id,), eta=at.replace(tzinfo=UTC))
         # Anything further off (a retention purge a month away, a live retry hours away) is left
         # to the reconciler, which finds it by `due_at`: the queue would otherwise hold one
         # scheduled task per order for weeks.
@@ -173,7 +173,10 @@ class JobQueue:
             retries += self.deliverer.deliver(event_ids[start:start + self.deliverer.rules.batch])
         by_time: dict[datetime, list[int]] = {}
         for event_id, at in retries:
-            by_time.setdefault(at.replace(microsecond=0), []).append(event_id)
+            # Grouped by the second, rounded up: a job that ran before its events were due would
+            # claim none of them, and they would wait for the reconciler's grace.
+            second = at.replace(microsecond=0) + (timedelta(seconds=1) if at.microsecond else timedelta(0))
+            by_time.setdefault(second, []).append(event_id)
         for at, ids in by_time.items():
             self.events_due(ids, at)
 

@@ -513,3 +513,30 @@ def test_only_near_work_is_scheduled_on_the_queue(test_db, settings):
     etas = sorted((task.eta is not None) for task in jobs.huey.pending())
     assert etas == [False, True] and jobs.huey.scheduled_count() == 0
     jobs.close()
+
+
+def test_a_retry_is_scheduled_no_earlier_than_it_is_due_whatever_the_hosts_time_zone(
+        test_db, settings, monkeypatch):
+    import time as clock
+
+    from printwork.jobs import JobQueue
+    monkeypatch.setenv("TZ", "America/New_York")  # a host not on UTC: naive times must not shift
+    clock.tzset()
+    try:
+        jobs = JobQueue(settings, test_db.db, None)
+        jobs.huey.flush()
+        due = utcnow() + timedelta(seconds=30, microseconds=400_000)
+        jobs.deliverer.deliver = lambda ids: [(ids[0], due)]
+        jobs._run_deliver([7])
+        [task] = jobs.huey.pending()  # the consumer moves it to the schedule when it reads it
+        # Never before the event is due (else the job claims nothing and the retry waits for the
+        # reconciler), and not hours off either.
+        assert due <= task.eta <= due + timedelta(seconds=1)
+        jobs.order_due(9, due)
+        etas = sorted(t.eta for t in jobs.huey.pending())
+        assert etas[0] == due
+        jobs.huey.flush()
+        jobs.close()
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()
