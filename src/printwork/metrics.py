@@ -14,9 +14,9 @@ storage when it is first imported, which must come after the command has set the
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,22 @@ class Instruments:
     callback_lag: Any  # Histogram: from the event's creation to its delivery
 
 
-@cache
+_made: Instruments | None = None
+_making = threading.Lock()
+
+
 def instruments() -> Instruments:
+    """Made once per process. Under a lock: two job threads making them at once registered the
+    same names twice (DuplicateTimeseries), and the delivery job that met it lost its retries."""
+    global _made
+    if _made is None:
+        with _making:
+            if _made is None:
+                _made = _make_instruments()
+    return _made
+
+
+def _make_instruments() -> Instruments:
     from prometheus_client import Counter, Histogram
 
     return Instruments(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import logging
 import random
 import threading
 import time
@@ -33,6 +34,7 @@ from printwork.core.merchants.service import ensure_signing_secret, utcnow
 from printwork.core.orders.repository import orders_t
 from printwork.db import Database
 
+log = logging.getLogger(__name__)
 attempts_t = DeliveryAttempt.__table__
 merchants_t = Merchant.__table__
 
@@ -221,8 +223,11 @@ class Deliverer:
         retries = self._record(outcomes)
         if self._observe is not None:
             now = utcnow()
-            for outcome in outcomes:
-                self._observe(outcome.delivered, (now - outcome.event.occurred_at).total_seconds())
+            try:
+                for outcome in outcomes:
+                    self._observe(outcome.delivered, (now - outcome.event.occurred_at).total_seconds())
+            except Exception:  # noqa: BLE001 - counting must never cost the retries their schedule
+                log.exception("could not count %d callback attempt(s)", len(outcomes))
         return retries
 
     def _send_in_order(self, events: list[_Claimed]) -> list[_Outcome]:
