@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite bench clean
+.PHONY: install run test test-sqlite bench reliability clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test: install
 
 bench: install
 	$(BIN)/python bench/api_throughput.py
+
+# Faults and load on loopback, about 25 minutes; the table goes to bench/results/reliability-*.md.
+reliability: install
+	$(BIN)/python bench/reliability.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

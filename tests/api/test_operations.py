@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from printwork.api.app import create_app
 from printwork.config import Settings
@@ -33,7 +34,7 @@ def test_readyz_names_an_unreachable_queue(settings, test_db):
     assert body["checks"]["database"] == "ok" and body["checks"]["queue"].startswith("unreachable: ")
 
 
-def test_readyz_names_a_schema_behind_and_an_unreachable_database(tmp_path):
+def test_readyz_names_a_schema_behind_or_ahead_and_an_unreachable_database(tmp_path):
     behind = Settings(data_dir=tmp_path, seed_demo=False)
     runner.upgrade(behind.resolved_database_url, "0008")
     database = Database(behind.resolved_database_url)
@@ -41,6 +42,17 @@ def test_readyz_names_a_schema_behind_and_an_unreachable_database(tmp_path):
         body = TestClient(create_app(behind, database)).get("/readyz").json()
         assert body["checks"]["migrations"].startswith("behind: at 0008")
         assert "printwork db upgrade" in body["checks"]["migrations"]
+    finally:
+        database.dispose()
+    # A newer Printwork migrated the database; this process still runs the old code.
+    database = Database(behind.resolved_database_url)
+    try:
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_a_newer_printwork'"))
+        body = TestClient(create_app(behind, database)).get("/readyz").json()
+        assert body["status"] == "not ready"
+        assert body["checks"]["migrations"].startswith("ahead: at 0099_from_a_newer_printwork")
+        assert "restart this process on that version" in body["checks"]["migrations"]
     finally:
         database.dispose()
     gone = Settings(data_dir=tmp_path, seed_demo=False,

@@ -38,10 +38,25 @@ async def healthz(request: Request) -> Response:
 
 
 @cache
-def _migration_heads(database_url: str) -> frozenset[str]:
+def _migration_script(database_url: str):
     from alembic.script import ScriptDirectory
 
-    return frozenset(ScriptDirectory.from_config(runner.alembic_config(database_url)).get_heads())
+    return ScriptDirectory.from_config(runner.alembic_config(database_url))
+
+
+def _migrations_check(current: frozenset[str], database_url: str) -> str:
+    script = _migration_script(database_url)
+    expected = frozenset(script.get_heads())
+    if current == expected:
+        return "ok"
+    at = ", ".join(sorted(current)) or "nothing"
+    known = {migration.revision for migration in script.walk_revisions()}
+    if not current <= known:
+        # A newer Printwork migrated the database while this process runs the old code: the
+        # process is the one to replace (docs/deployment.md, "Upgrades").
+        return f"ahead: at {at}, which this Printwork does not know; a newer version migrated it, restart this " \
+               "process on that version"
+    return f"behind: at {at}, this Printwork needs {', '.join(sorted(expected))}; run `printwork db upgrade`"
 
 
 def _database_checks(ctx) -> dict[str, str]:
@@ -55,10 +70,7 @@ def _database_checks(ctx) -> dict[str, str]:
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
     except Exception as exc:  # noqa: BLE001 - whatever it is, the answer is "not ready, because"
         return {"database": f"unreachable: {type(exc).__name__}: {exc}"[:300]}
-    expected = _migration_heads(ctx.settings.resolved_database_url)
-    checks["migrations"] = "ok" if current == expected else (
-        f"behind: at {', '.join(sorted(current)) or 'nothing'}, this Printwork needs {', '.join(sorted(expected))}; "
-        "run `printwork db upgrade`")
+    checks["migrations"] = _migrations_check(current, ctx.settings.resolved_database_url)
     return checks
 
 
