@@ -158,12 +158,11 @@ class JobQueue:
     def _run_drive(self, order_id: int) -> None:
         began = time.perf_counter()
         outcome = "error"
-        token = logs.order_id.set(order_id)
         try:
-            drive_order(self.runtime, order_id)
+            with logs.bound(order=order_id):
+                drive_order(self.runtime, order_id)
             outcome = "ok"
         finally:
-            logs.order_id.reset(token)
             metrics.instruments().steps.labels(outcome).observe(time.perf_counter() - began)
 
     def _run_deliver(self, event_ids: list[int]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -24,6 +26,27 @@ order_id: ContextVar[int | None] = ContextVar("printwork_order_id", default=None
 _SECRETS = re.compile(
     r"(?P<key>\b(?:pw_(?:sandbox|live|lab)|pa_[a-z]+|whsec)_[A-Za-z0-9_\-+/]{4})[A-Za-z0-9_\-+/=]*"
     r"|(?P<url>\bhttps?://[^\s?#\"']+)\?[^\s#\"']*")
+
+
+@contextmanager
+def bound(*, order: int | None = None, merchant: int | None = None, trace: str | None = None,
+          through: str | None = None) -> Iterator[None]:
+    """Records inside carry these (a job's order, its merchant, the trace of the request that made
+    it, its face); whatever the block sets besides is undone when it ends."""
+    tokens = [(var, var.set(value)) for var, value in
+              ((order_id, order), (merchant_id, merchant), (trace_parent, trace), (face, through))]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def describe_order(*, merchant: int, trace: str | None, through: str | None) -> None:
+    """Within `bound`: the order being worked on turned out to be this merchant's, made by this trace."""
+    merchant_id.set(merchant)
+    trace_parent.set(trace)
+    face.set(through)
 
 
 def masked(text: str) -> str:

@@ -130,3 +130,82 @@ def test_backup_and_restore_refuse_what_they_cannot_do_safely(tmp_path):
     assert not (tmp_path / "target" / "printwork.db").exists()
     missing = printwork(tmp_path / "target", "restore", str(tmp_path / "nowhere.db"))
     assert missing.returncode == 2 and "no backup" in missing.stderr
+
+
+def test_postgresql_as_docs_deployment_md_backs_it_up_online_and_restores_it(tmp_path, image_server):
+    """The guide's procedure: pg_dump -Fc while the server writes, pg_restore into a new database."""
+    import shutil
+    import uuid
+
+    import psycopg
+    import pytest
+
+    from tests.conftest import POSTGRES_URL, _postgres_unreachable_reason
+
+    reason = _postgres_unreachable_reason()
+    if reason or not (shutil.which("pg_dump") and shutil.which("pg_restore")):
+        pytest.skip(reason or "pg_dump and pg_restore are not installed")
+    names = [f"printwork_backup_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    live_url, restored_url = (POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}" for name in names)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    dump = tmp_path / "printwork.dump"
+    try:
+        acknowledged: list[str] = []
+        stop = threading.Event()
+        live = {**SERVER, "PRINTWORK_DATABASE_URL": live_url}
+        with serving(tmp_path / "live", live, workers=True) as url:
+            database = Database(live_url)
+            try:
+                with database.transaction() as session:
+                    key = {"X-API-Key": create_merchant_key(session, "Backup Shop", "sandbox").key}
+            finally:
+                database.dispose()
+
+            def place_orders() -> None:
+                with httpx.Client(base_url=url, headers=key, timeout=30) as client:
+                    while not stop.is_set():
+                        answer = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
+                        assert answer.status_code == 200, answer.text
+                        acknowledged.append(answer.json()["order"]["id"])
+                        stop.wait(0.02)
+
+            writer = threading.Thread(target=place_orders)
+            writer.start()
+            try:
+                while len(acknowledged) < 20:
+                    assert writer.is_alive(), "the orders could not be placed"
+                    threading.Event().wait(0.05)
+                before_dump = list(acknowledged)
+                made = subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", live_url],
+                                      capture_output=True, text=True, timeout=120)
+                assert made.returncode == 0, made.stderr
+            finally:
+                stop.set()
+                writer.join()
+        restored = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={restored_url}",
+                                   str(dump)], capture_output=True, text=True, timeout=120)
+        assert restored.returncode == 0, restored.stderr
+        upgraded = printwork(tmp_path / "restored", "db", "upgrade", PRINTWORK_DATABASE_URL=restored_url)
+        assert upgraded.returncode == 0, upgraded.stderr
+        with serving(tmp_path / "restored", {**SERVER, "PRINTWORK_DATABASE_URL": restored_url},
+                     workers=True) as url:
+            with httpx.Client(base_url=url, headers=key, timeout=30) as client:
+                for order_id in before_dump:
+                    assert client.get(f"/v4.0/orders/{order_id}").status_code == 200, order_id
+                listed = {o["id"] for o in client.get("/v4.0/orders", params={"top": 100}).json()["orders"]}
+                newest = max(listed, key=lambda i: int(i.removeprefix("ord_")))
+                for _ in range(450):
+                    if client.get(f"/v4.0/orders/{newest}").json()["order"]["status"]["stage"] == "Complete":
+                        break
+                    threading.Event().wait(0.2)
+                else:
+                    raise AssertionError(f"{newest} did not complete after the restore")
+                # The restored sequences go on from the restored rows.
+                created = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
+                assert created.status_code == 200 and created.json()["order"]["id"] not in listed
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            for name in names:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from printwork import logs
 from printwork.api.context import ORIGINAL_PATH, AppContext
 from printwork.api.http import (
     JSON, authenticate, context, json_body, note_order_placed, order_id_from_path, parsed, rendered_order,
@@ -61,12 +62,13 @@ async def create_order(request: Request) -> Response:
     new_order, failures = await parsed_body(request, translate.parse_new_order)
     ctx = context(request)
     sandbox_fault = sandbox_fault_requested(request, owner, failures)
+    trace = logs.trace_parent.get()  # read here: the committer may place it on another thread
 
     def place(writes: Writes) -> orders.PlacedOrder:
         return orders.place_order(
             writes, owner, new_order, ctx.catalog.for_writes(writes), failures,
             translate.render_order, translate.RENDITION_FORMAT, ctx.settings.resolved_public_base_url, sandbox_fault,
-            face=translate.FACE,
+            face=translate.FACE, trace_parent=trace,
         )
 
     placed = await ctx.committer.run(place)

@@ -220,9 +220,10 @@ async def list_orders(request: Request) -> Response:
 async def create_order(request: Request) -> Response:
     owner = await authenticate(request)
     details, failures = parsed(await body(request), translate.parse_order)
+    trace = logs.trace_parent.get()  # read here: the committer may write on another thread
     order_id, rendered = await context(request).committer.run(lambda writes: drafts.create_draft(
         writes, owner, details, face=translate.FACE, render=translate.render_order,
-        rendition_format=translate.RENDITION_FORMAT, failures=failures))
+        rendition_format=translate.RENDITION_FORMAT, failures=failures, trace_parent=trace))
     note_order_placed(translate.FACE, owner, order_id, "draft")
     return answer(request, rendered)
 

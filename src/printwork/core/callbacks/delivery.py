@@ -26,6 +26,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from standardwebhooks.webhooks import Webhook
 
+from printwork import logs
 from printwork.core.assets.download import DownloadLimits, guarded_client
 from printwork.core.callbacks.events import DELIVERED, FAILED, PENDING, events_t
 from printwork.core.callbacks.models import DeliveryAttempt
@@ -81,6 +82,9 @@ class _Claimed:
     sandbox: bool
     secret: tuple[str, ...]  # the current signing secret, and during a rotation's overlap the old one
     occurred_at: datetime
+    merchant_id: int | None = None
+    trace_parent: str | None = None  # of the request that made the order
+    face: str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,8 @@ class Deliverer:
             rows = session.execute(
                 select(events_t.c.id, events_t.c.order_id, events_t.c.public_id, events_t.c.url, events_t.c.body, events_t.c.attempts,
                        events_t.c.occurred_at, orders_t.c.environment, merchants_t.c.id.label("merchant_id"), merchants_t.c.callback_secret,
-                       merchants_t.c.previous_callback_secret, merchants_t.c.previous_callback_secret_until)
+                       merchants_t.c.previous_callback_secret, merchants_t.c.previous_callback_secret_until,
+                       orders_t.c.trace_parent, orders_t.c.face)
                 .join(orders_t, orders_t.c.id == events_t.c.order_id)
                 .join(merchants_t, merchants_t.c.id == orders_t.c.merchant_id)
                 # By key: lease_token has no index, and alone it made each claim read the whole outbox.
@@ -272,13 +277,18 @@ class Deliverer:
             _Claimed(r.id, r.order_id, r.public_id, r.url, bytes(r.body), r.attempts, r.environment == "sandbox",
                      signing_secrets(r.callback_secret or secrets_by_merchant[r.merchant_id],
                                      r.previous_callback_secret, r.previous_callback_secret_until, now),
-                     r.occurred_at)
+                     r.occurred_at, r.merchant_id, r.trace_parent, r.face)
             for r in rows
         ]
 
     def _send(self, event: _Claimed) -> _Outcome:
         attempted_at = utcnow()
-        sent = post_signed(self._client(), event.url, event.public_id, event.body, event.secret, self.rules.timeout)
+        with logs.bound(order=event.order_id, merchant=event.merchant_id, trace=event.trace_parent,
+                        through=event.face):
+            sent = post_signed(self._client(), event.url, event.public_id, event.body, event.secret,
+                               self.rules.timeout)
+            log.info("callback %s attempt %d to %s: %s in %d ms", event.public_id, event.attempts + 1, event.url,
+                     sent.status_code if sent.error is None else sent.error, sent.duration_ms)
         return _Outcome(event, attempted_at, sent.status_code, sent.duration_ms, sent.error, sent.retry_after)
 
     def _record(self, outcomes: list[_Outcome]) -> list[tuple[int, datetime]]:

@@ -182,7 +182,7 @@ def _detail_columns(details: DraftDetails, country: str) -> dict:
 
 def create_draft(writes: Writes, owner: Owner, details: DraftDetails, *, face: str,
                  render: Callable[[OrderView], bytes], rendition_format: str,
-                 failures: FailureCollector | None = None) -> tuple[int, bytes]:
+                 failures: FailureCollector | None = None, trace_parent: str | None = None) -> tuple[int, bytes]:
     """A new draft of the owner's, and its rendition in the face's format (stored with it, as a
     placed order's is); `failures` may already hold the face's own shape failures."""
     failures = failures if failures is not None else FailureCollector()
@@ -199,7 +199,7 @@ def create_draft(writes: Writes, owner: Owner, details: DraftDetails, *, face: s
         "lease_expires_at": None, "hold_until": None, "submitted_at": None, "files_purged_at": None,
         "sandbox_fault": None, "sandbox_hurry": False,
         "announced_json": orjson.dumps({"stage": STAGE_DRAFT, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
-        "face": face, "draft_price_json": None, **columns,
+        "face": face, "draft_price_json": None, "trace_parent": trace_parent, **columns,
     })
     view = OrderView(
         id=order_id, created=now, last_updated=now, version=1, callback_url=None,

@@ -84,6 +84,8 @@ class Order(Base):
     # A draft's price as it stands, {"items": …, "shipping": …, "per_item": […], "currency": …},
     # until labs are allocated (charges say it then); NULL while no lab can make and send it.
     draft_price_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The W3C traceparent of the request that made the order: its jobs log under the same trace.
+    trace_parent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
 
 class OrderItem(Base):

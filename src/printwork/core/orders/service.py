@@ -59,6 +59,7 @@ def place_order(
     sandbox_fault: str | None = None,
     *,
     face: str,
+    trace_parent: str | None = None,
 ) -> PlacedOrder:
     """Return the order already stored under the idempotency key, else validate and store this one.
 
@@ -66,6 +67,7 @@ def place_order(
     catalogue has changed since or the retried body differs (INVENTORY A-30).
     `failures` may already hold the surface's own shape failures; all are raised together.
     `face` names the API face the order came through; its callbacks are rendered by that face.
+    `trace_parent` is the trace of the request placing it, under which its jobs log.
     """
     if order.idempotency_key is not None:
         existing = repository.find_by_idempotency_key(writes.raw, owner, order.idempotency_key)
@@ -78,7 +80,7 @@ def place_order(
     guard = writes.raw.savepoint() if order.idempotency_key is not None else nullcontext()
     try:
         with guard:
-            view = _insert(writes, owner, order, catalog, public_base_url, sandbox_fault, face)
+            view = _insert(writes, owner, order, catalog, public_base_url, sandbox_fault, face, trace_parent)
             body = render(view)
             repository.store_rendition(writes.raw, view.id, rendition_format, view.version, body)
     except writes.integrity_error:
@@ -104,7 +106,7 @@ def _already_exists(writes: Writes, owner: Owner, order_id: int, render: Rendere
 
 def _insert(
     writes: Writes, owner: Owner, order: NewOrder, catalog: Catalog, public_base_url: str, sandbox_fault: str | None,
-    face: str,
+    face: str, trace_parent: str | None,
 ) -> OrderView:
     now = utcnow()
     recipient, address = order.recipient, order.recipient.address
@@ -165,6 +167,7 @@ def _insert(
             # What callbacks compare later changes with (core/callbacks/events.py).
             "announced_json": orjson.dumps({"stage": stage, "downloads": DETAIL_NOT_STARTED, "shipments": {}}).decode(),
             "face": face,
+            "trace_parent": trace_parent,
             "payment_option": None,
             "draft_price_json": None,
         },

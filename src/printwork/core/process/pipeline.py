@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from printwork import logs
 from printwork.core.assets import imaging, samples
 from printwork.core.assets.download import DownloadFailed, DownloadLimits
 from printwork.core.assets.storage import (
@@ -209,6 +210,7 @@ def drive_order(runtime: ProcessRuntime, order_id: int) -> None:
                 state = load_state(session, order_id)
             if state is None:
                 return
+            logs.describe_order(merchant=state.merchant_id, trace=state.trace_parent, through=state.face)
             action = next_action(state, utcnow(), runtime.rules.retention)
             if action is None or _is_quick(action):
                 with runtime.database.transaction() as session:
@@ -334,6 +336,8 @@ def refresh_status(session: Session, order_id: int, announcer: Announcer | None)
     if state is None:
         return None
     derived = derive_status(state)
+    if derived.stage != state.stage:
+        log.info("order %s: %s -> %s", order_id, state.stage, derived.stage)
     session.execute(
         update(orders_t).where(orders_t.c.id == order_id).values(
             stage=derived.stage,
@@ -406,6 +410,8 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
                 original_bytes=runtime.storage.size(original_key(state.id, asset_id)),
             )).rowcount
             if changed:
+                log.info("order %s: asset %s downloaded on attempt %d (%s %dx%d)", state.id, asset_id, attempt,
+                         info.format, info.width, info.height)
                 # The warnings were about attempts that no longer matter.
                 session.execute(delete(issues_t).where(
                     issues_t.c.asset_id == asset_id, issues_t.c.error_code == ISSUE_NOT_DOWNLOADED))
@@ -413,6 +419,8 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             changed = session.execute(update(assets_t).where(*where).values(
                 status=ASSET_ERROR, attempts=attempt, next_attempt_at=None)).rowcount
             if changed:
+                log.warning("order %s: asset %s failed for good on attempt %d: %s", state.id, asset_id, attempt,
+                            failure)
                 _add_issue(session, state.id, item_public_id(item.id),
                            ISSUE_IMAGE_UNUSABLE if unusable else ISSUE_FAILED_TO_DOWNLOAD,
                            f"Failed to download {where_text} after {attempt} of {DOWNLOAD_ATTEMPTS} attempts: {failure}",
@@ -422,6 +430,8 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             changed = session.execute(update(assets_t).where(*where).values(
                 attempts=attempt, next_attempt_at=now + wait)).rowcount
             if changed:
+                log.info("order %s: asset %s attempt %d failed (%s); next in %s", state.id, asset_id, attempt,
+                         failure, wait)
                 _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_DOWNLOADED,
                            f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
                            asset_id=asset_id)

@@ -106,6 +106,8 @@ class OrderState:
     items: tuple[ItemState, ...]
     assets: tuple[AssetState, ...]
     shipments: tuple[ShipmentState, ...]
+    face: str | None = None
+    trace_parent: str | None = None  # of the request that made the order, for the logs of its jobs
 
     @property
     def is_sandbox(self) -> bool:
@@ -147,6 +149,7 @@ def load_state(session: Session, order_id: int) -> OrderState | None:
         shipping=row["shipping"], hold_until=row["hold_until"], submitted_at=row["submitted_at"],
         files_purged_at=row["files_purged_at"], sandbox_fault=row["sandbox_fault"],
         sandbox_hurry=bool(row["sandbox_hurry"]), items=items, assets=assets, shipments=shipments,
+        face=row["face"], trace_parent=row["trace_parent"],
     )
 
 
