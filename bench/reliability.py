@@ -977,6 +977,177 @@ def load_postgres(args) -> str:
     return _load_scenario(args, "postgresql")
 
 
+# --- scale ---------------------------------------------------------------------------------
+
+# The tables that make up an order as its reads see it. Its log (history, callback events and
+# their attempts) is left out of the copies: reads never touch it.
+ORDER_TABLES = ("orders", "order_items", "order_assets", "order_renditions", "shipments", "shipment_items",
+                "charges", "charge_items")
+WIRE_ID_PREFIXES = {"orders": "ord", "order_items": "ori", "order_assets": "ast", "shipments": "shp",
+                    "charges": "chg", "charge_items": "chi"}
+
+
+def _template_rows(connection, order_id: int) -> dict[str, list[dict]]:
+    from sqlalchemy import text
+
+    where = {"orders": "id = :o", "shipment_items": "shipment_id IN (SELECT id FROM shipments WHERE order_id = :o)",
+             "charge_items": "charge_id IN (SELECT id FROM charges WHERE order_id = :o)"}
+    return {table: [dict(row._mapping) for row in connection.execute(
+        text(f"SELECT * FROM {table} WHERE {where.get(table, 'order_id = :o')}"), {"o": order_id})]
+        for table in ORDER_TABLES}
+
+
+def seed_copies(database_url: str, order_id: int, copies: int, progress: Callable[[int], None]) -> int:
+    """`copies` copies of a Complete order, made by the database itself (INSERT … SELECT over a
+    sequence), each with ids of its own everywhere: columns, keys, and the wire ids and thumbnail
+    tokens inside its stored renditions. Returns the stride between one copy's ids and the next."""
+    from sqlalchemy import create_engine, text
+
+    from printwork.db import Base
+
+    postgres = database_url.startswith("postgresql")
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        template = _template_rows(connection, order_id)
+        stride = 1 + max(connection.execute(text(f"SELECT max(id) FROM {t}")).scalar_one() or 0
+                         for t in ORDER_TABLES if "id" in Base.metadata.tables[t].c)
+    id_tables = {t for t in ORDER_TABLES if "id" in Base.metadata.tables[t].c}
+
+    def shifted(value: str) -> str:
+        return f"({value} + seq.k * {stride})"
+
+    def as_text(expression: str) -> str:
+        return f"convert_from({expression}, 'UTF8')" if postgres else f"CAST({expression} AS TEXT)"
+
+    def as_bytes(expression: str) -> str:
+        return f"convert_to({expression}, 'UTF8')" if postgres else f"CAST({expression} AS BLOB)"
+
+    def body_expression() -> str:
+        expression = as_text("t.body")
+        for table, prefix in WIRE_ID_PREFIXES.items():
+            for row in template[table]:
+                old = f'"{prefix}_{row["id"]}"'
+                expression = f"""replace({expression}, '{old}', '"{prefix}_' || {shifted(str(row["id"]))} || '"')"""
+        for row in template["order_assets"]:
+            if row["thumbnail_token"]:
+                token = row["thumbnail_token"]
+                expression = f"replace({expression}, '{token}', '{token}-' || seq.k)"
+        return as_bytes(expression)
+
+    statements = []
+    for name in ORDER_TABLES:
+        table = Base.metadata.tables[name]
+        columns, values = [], []
+        for column in table.c:
+            columns.append(column.name)
+            foreign = [fk.column.table.name for fk in column.foreign_keys]
+            if (column.name == "id" and name in id_tables) or (foreign and foreign[0] in id_tables):
+                values.append(shifted(f"t.{column.name}"))
+            elif column.name == "thumbnail_token":
+                values.append("t.thumbnail_token || '-' || seq.k")
+            elif column.name == "body":
+                values.append(body_expression())
+            else:
+                values.append(f"t.{column.name}")
+        where = {"orders": f"t.id = {order_id}",
+                 "shipment_items": f"t.shipment_id IN (SELECT id FROM shipments WHERE order_id = {order_id})",
+                 "charge_items": f"t.charge_id IN (SELECT id FROM charges WHERE order_id = {order_id})"
+                 }.get(name, f"t.order_id = {order_id}")
+        statements.append(f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(values)} "
+                          f"FROM {name} t, seq WHERE {where} AND seq.k BETWEEN :low AND :high")
+    chunk = 50_000
+    with engine.begin() as connection:
+        if postgres:
+            # The copies' foreign keys point at rows copied in the same statement set; checking each
+            # one would triple the time (a bulk load's usual shortcut; needs a superuser, as here).
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text("CREATE TEMP TABLE seq AS SELECT generate_series(1, :n) AS k"), {"n": copies})
+        else:
+            connection.execute(text("CREATE TEMP TABLE seq AS WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL "
+                                    "SELECT k + 1 FROM s WHERE k < :n) SELECT k FROM s"), {"n": copies})
+        connection.execute(text("CREATE INDEX seq_k ON seq (k)"))
+        for low in range(1, copies + 1, chunk):
+            for statement in statements:
+                connection.execute(text(statement), {"low": low, "high": min(copies, low + chunk - 1)})
+            progress(min(copies, low + chunk - 1))
+        if postgres:
+            for name in id_tables:
+                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                        f"(SELECT max(id) FROM {name}))"))
+    # What autovacuum (PostgreSQL) or an operator's ANALYZE would leave after a million orders.
+    with engine.connect() as connection:
+        if postgres:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    engine.dispose()
+    return stride
+
+
+def _scale_scenario(args, backend: str) -> str:
+    if not shutil.which("wrk"):
+        raise Skipped("wrk is needed to drive 32 connections faster than the server: apt-get install wrk")
+    from bench.api_throughput import wrk
+
+    copies = args.scale_orders
+    with deployment(args, backend, PRINTWORK_SANDBOX_LAB_DELAY_SECONDS="0") as pw, photo_server() as photo:
+        url = pw.serve(workers=True)
+        key, _ = pw.key("Scale Shop")
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
+            template = client.post("/v4.0/orders", json=order_body(photo)).json()["order"]["id"]
+            wait_for("the template order to complete", lambda: stages(url, key, [template]),
+                     lambda c: c == {"Complete": 1}, 120)
+            before = client.get(f"/v4.0/orders/{template}").json()["order"]
+        pw.stop()
+        started = time.monotonic()
+        stride = seed_copies(pw.database_url, int(template.removeprefix("ord_")), copies, lambda done: None)
+        seeded = time.monotonic() - started
+        url = pw.serve(workers=True)
+        template_id = int(template.removeprefix("ord_"))
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
+            listed = client.get("/v4.0/orders", params={"top": 10}).json()
+            check(listed["hasMore"] and len(listed["orders"]) == 10, f"the first page: {str(listed)[:300]}")
+            newest = f"ord_{template_id + copies * stride}"
+            check(listed["orders"][0]["id"] == newest, f"newest {listed['orders'][0]['id']}, expected {newest}")
+            sample = client.get(f"/v4.0/orders/ord_{template_id + (copies // 2) * stride}").json()["order"]
+            check(sample["status"]["stage"] == "Complete" and len(sample["shipments"]) == len(before["shipments"])
+                  and sample["items"][0]["id"] != before["items"][0]["id"],
+                  f"a copy does not read as a Complete order of its own: {str(sample)[:300]}")
+        workdir = pw.data_dir
+        get_script = workdir / "get-random.lua"
+        get_script.write_text("\n".join([
+            f'wrk.headers["X-API-Key"] = "{key}"',
+            "request = function()",
+            f'  return wrk.format("GET", "/v4.0/orders/ord_" .. ({template_id} + math.random(1, {copies}) * '
+            f'{stride}))',
+            "end"]) + "\n")
+        list_script = workdir / "list-pages.lua"
+        list_script.write_text("\n".join([
+            f'wrk.headers["X-API-Key"] = "{key}"',
+            "request = function()",
+            '  return wrk.format("GET", "/v4.0/orders?top=10&skip=" .. (10 * math.random(0, 9)))',
+            "end"]) + "\n")
+        figures = []
+        for name, script in (("get", get_script), ("list", list_script)):
+            measured = wrk(url, args.scale_seconds, script)
+            check(measured["non_2xx"] == 0 and not measured["socket_errors"],
+                  f"{name}: {measured['non_2xx']} non-2xx, socket errors {measured['socket_errors']}")
+            figures.append(f"{name} p50 {measured['p50']:.1f}/p99 {measured['p99']:.1f} ms "
+                           f"({measured['rps']:.0f}/s)")
+        return (f"{copies + 1} orders (seeded in {seeded:.0f} s, every copy Complete with its own ids), "
+                f"32 connections: {', '.join(figures)}; target p99 < 20 ms")
+
+
+@scenario("scale: a million orders on SQLite")
+def scale_sqlite(args) -> str:
+    return _scale_scenario(args, "sqlite")
+
+
+@scenario("scale: a million orders on PostgreSQL")
+def scale_postgres(args) -> str:
+    return _scale_scenario(args, "postgresql")
+
+
 # --- the runner ----------------------------------------------------------------------------
 
 def main() -> None:
@@ -985,6 +1156,8 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float,
                         default=float(os.environ.get("PRINTWORK_RELIABILITY_LOAD_SECONDS", 600)))
     parser.add_argument("--create-rate", type=float, default=2.0, help="new orders a second during the load")
+    parser.add_argument("--scale-orders", type=int, default=1_000_000)
+    parser.add_argument("--scale-seconds", type=int, default=10, help="wrk's time on each of get and list")
     parser.add_argument("--api-kills", type=int, default=100)
     parser.add_argument("--worker-kills", type=int, default=20)
     parser.add_argument("--work-dir", default=None, help="where the scenarios' data directories go")
