@@ -58,3 +58,20 @@ def string_literals(path: Path) -> list[tuple[int, str]]:
 def test_no_face_word_is_left_in_the_core(word):
     found = [f"{p.relative_to(SRC)}:{line}" for p in CORE for line, text in string_literals(p) if word in text]
     assert not found, f"{word!r} in {found}"
+
+
+# The order process drives orders; orders, labs and callbacks never reach back into it, so each
+# can be read (and changed) without the pipeline.
+BELOW_THE_PROCESS = ("orders", "labs", "callbacks", "catalog", "pricing", "merchants", "assets")
+
+
+@pytest.mark.parametrize("package", BELOW_THE_PROCESS)
+def test_the_order_process_is_imported_only_from_above(package):
+    found = [f"{path.relative_to(SRC)} imports {module}" for path in sorted((SRC / "core" / package).rglob("*.py"))
+             for module in imported_modules(path) if module.startswith("printwork.core.process")]
+    assert not found, found
+
+
+def test_the_simulated_lab_is_a_lab_not_a_pipeline_step():
+    pipeline = (SRC / "core" / "process" / "pipeline.py").read_text()
+    assert "mark_shipped" not in pipeline and "SBX" not in pipeline

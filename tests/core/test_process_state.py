@@ -7,19 +7,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from printwork.core.orders.progress import AssetState, ItemState, OrderState, ShipmentState, derive_status
 from printwork.core.process.state import (
     Allocate,
-    AssetState,
     DownloadAsset,
-    ItemState,
-    OrderState,
     PrepareAsset,
     PurgeFiles,
     ReleaseHold,
     SandboxLabStep,
-    ShipmentState,
     SubmitShipments,
-    derive_status,
     next_action,
     next_due,
 )

@@ -147,8 +147,9 @@ def test_the_state_a_step_hands_on_is_the_state_the_database_holds(monkeypatch, 
                                                                     pipeline, image_server):
     """The worker's steps pass the refreshed order on instead of reading it again inside their
     write transaction; what they pass must be exactly what a read would find."""
+    from printwork.core.labs import simulated as simulated_lab
+    from printwork.core.orders.progress import load_state
     from printwork.core.process import pipeline as pipeline_module
-    from printwork.core.process.state import load_state
 
     original = pipeline_module.refresh_status
     compared = []
@@ -160,6 +161,7 @@ def test_the_state_a_step_hands_on_is_the_state_the_database_holds(monkeypatch, 
         return refreshed
 
     monkeypatch.setattr(pipeline_module, "refresh_status", checked)
+    monkeypatch.setattr(simulated_lab, "refresh_status", checked)  # the sandbox lab's steps
     ok = create(client, headers, order_body(f"{image_server.url}/photo.jpg"))
     missing = create(client, headers, order_body(f"{image_server.url}/missing.jpg"))
     rejected = create(client, headers, order_body(f"{image_server.url}/photo.jpg"))

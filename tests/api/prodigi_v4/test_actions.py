@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from printwork.core.catalog.service import CatalogCache
 from printwork.core.orders.allocation import allocate_order
 from printwork.core.orders.repository import assets_t, orders_t, shipments_t
-from printwork.core.process.pipeline import refresh_status
+from printwork.core.orders.progress import refresh_status
 from tests.process.conftest import image_server, pipeline, pipeline_factory  # noqa: F401 - fixtures
 from tests.process.test_pipeline import order_body, prints_catalog
 

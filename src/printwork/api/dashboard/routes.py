@@ -60,7 +60,7 @@ from printwork.core.orders.domain import (
     parse_order_id,
 )
 from printwork.core.process import controls, health
-from printwork.core.process.state import LAB_ALLOCATED, LAB_IN_PRODUCTION, LAB_SUBMITTED
+from printwork.core.orders.progress import LAB_ALLOCATED, LAB_IN_PRODUCTION, LAB_SUBMITTED
 from printwork.core.users import service as users
 
 STATIC_DIR = Path(__file__).parent / "static"

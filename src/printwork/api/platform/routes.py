@@ -36,7 +36,7 @@ from printwork.core.orders.domain import (
 )
 from printwork.core.orders.repository import thumbnail_owner
 from printwork.core.process import controls
-from printwork.core.process.state import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
+from printwork.core.orders.progress import LAB_IN_PRODUCTION, LAB_SHIPPED, LAB_SUBMITTED
 
 ADVANCE_WAIT_SECONDS = 15.0
 

@@ -28,7 +28,7 @@ from printwork.core.merchants.service import Owner, billing_currency
 from printwork.core.orders import actions
 from printwork.core.orders import service as orders
 from printwork.core.orders.domain import Outcome
-from printwork.core.process.state import FAULTS
+from printwork.core.orders.progress import FAULTS
 from printwork.core.quotes import service as quotes
 from printwork.db import Writes
 

@@ -36,7 +36,7 @@ from printwork.core.orders.domain import (
     ShipmentView,
     item_public_id,
 )
-from printwork.core.process.state import ASSET_COMPLETE, ASSET_ERROR, LAB_CANCELLED
+from printwork.core.orders.progress import ASSET_COMPLETE, ASSET_ERROR, LAB_CANCELLED
 
 FACE = "pwinty_v3"
 RENDITION_FORMAT = "pwinty_v3@1"

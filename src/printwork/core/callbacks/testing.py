@@ -27,7 +27,7 @@ from printwork.core.orders.domain import (
     ISSUE_FAILED_TO_DOWNLOAD,
     STAGE_CANCELLED, STAGE_COMPLETE, STAGE_IN_PROGRESS, Address, AssetView, ChargeItemView, ChargeView, Cost,
     IssueView, ItemView, OrderView, Recipient, ShipmentView, StatusDetails, shipment_public_id)
-from printwork.core.process.state import (
+from printwork.core.orders.progress import (
     ASSET_COMPLETE, ASSET_ERROR, ASSET_IN_PROGRESS, COMPLETE, ERROR, IN_PROGRESS, ITEM_NOT_YET_DOWNLOADED, ITEM_OK,
     NOT_STARTED, SHIPMENT_CANCELLED, SHIPMENT_PROCESSING, SHIPMENT_SHIPPED)
 

@@ -27,18 +27,14 @@ from printwork.core.orders.repository import (
     shipment_items_t,
     shipments_t,
 )
-from printwork.core.process.pipeline import (
-    mark_in_production,
-    mark_shipped,
-    refresh_status,
-    tracking_url,
-)
-from printwork.core.process.state import (
+from printwork.core.labs.shipments import mark_in_production, mark_shipped, tracking_url
+from printwork.core.orders.progress import (
     LAB_CANCELLED,
     LAB_IN_PRODUCTION,
     LAB_REJECTED,
     LAB_SHIPPED,
     LAB_SUBMITTED,
+    refresh_status,
 )
 
 LIVE = "live"

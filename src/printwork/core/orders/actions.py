@@ -24,6 +24,7 @@ from printwork.core.errors import EntityNotFound, FailureCollector
 from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import Owner, utcnow
 from printwork.core.orders.domain import (
+    ISSUE_REQUIRES_PAYMENT,
     STAGE_AWAITING_PAYMENT,
     STAGE_CANCELLED,
     STAGE_DRAFT,
@@ -46,14 +47,15 @@ from printwork.core.orders.repository import (
 )
 from printwork.core.orders.rules import check_country, check_metadata
 from printwork.core.pricing.allocation import Allocation, BasketLine, NotAllocatable, allocate
-from printwork.core.process.pipeline import ISSUE_REQUIRES_PAYMENT, refresh_status, reprice_payment
-from printwork.core.process.state import (
+from printwork.core.orders.payment import reprice_payment
+from printwork.core.orders.progress import (
     LAB_ALLOCATED,
     LAB_CANCELLED,
     LAB_REJECTED,
     LAB_SUBMITTED,
     SHIPMENT_CANCELLED,
     SHIPMENT_PROCESSING,
+    refresh_status,
 )
 
 OPEN_STAGES = (STAGE_DRAFT, STAGE_IN_PROGRESS, STAGE_ON_HOLD, STAGE_AWAITING_PAYMENT)

@@ -44,6 +44,8 @@ from printwork.core.orders.domain import (
     Recipient,
     StatusDetails,
 )
+from printwork.core.orders.payment import request_payment
+from printwork.core.orders.progress import refresh_status
 from printwork.core.orders.renditions import order_changed
 from printwork.core.orders import repository
 from printwork.core.orders.repository import assets_t, issues_t, items_t, orders_t
@@ -411,7 +413,6 @@ def submit_draft(session: Session, owner: Owner, order_id: int, catalog: Catalog
                  announcer: Announcer | None) -> Submitted:
     """Check the draft, then start it as placing an order would; labs are allocated at once."""
     # Imported here: the order process imports this package, and submission is where they meet.
-    from printwork.core.process.pipeline import refresh_status, request_payment
 
     _draft(session, owner, order_id)
     check = check_draft(session, owner, order_id, catalog)

@@ -31,7 +31,7 @@ from printwork.core.orders.domain import (
     item_public_id,
 )
 from printwork.core.orders.rules import check_new_order, unavailable_item_positions
-from printwork.core.process.pipeline import request_payment
+from printwork.core.orders.payment import request_payment
 from printwork.db import Database, Writes
 
 ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"

@@ -22,8 +22,8 @@ from printwork.core.orders.domain import (
 )
 from printwork.core.orders.renditions import order_changed
 from printwork.core.orders.repository import assets_t, orders_t, shipments_t
-from printwork.core.process import pipeline
-from printwork.core.process.state import (
+from printwork.core.orders import payment
+from printwork.core.orders.progress import (
     ASSET_ERROR,
     ASSET_IN_PROGRESS,
     ERROR,
@@ -106,7 +106,7 @@ def authorise_payment(session: Session, order_id: int, owner: Owner | None = Non
         _sandbox_order(session, owner, order_id)
     elif session.execute(select(orders_t.c.id).where(orders_t.c.id == order_id).with_for_update()).first() is None:
         raise EntityNotFound(f"order {order_id} not found")
-    if not pipeline.authorise_payment(session, order_id):
+    if not payment.authorise_payment(session, order_id):
         raise Conflict("the order is not awaiting payment authorisation")
 
 
@@ -114,7 +114,7 @@ def authorise_owned_payment(session: Session, owner: Owner, order_id: int) -> No
     """The merchant authorises its own order's payment (the page at the order's authorisationUrl),
     in either environment: the built-in payment step records the authorisation."""
     _locked_order(session, owner, order_id)
-    if not pipeline.authorise_payment(session, order_id):
+    if not payment.authorise_payment(session, order_id):
         raise Conflict("the order is not awaiting payment authorisation")
 
 
@@ -124,7 +124,7 @@ def release_hold(session: Session, order_id: int, catalog, public_base_url: str,
         _sandbox_order(session, owner, order_id)
     elif session.execute(select(orders_t.c.id).where(orders_t.c.id == order_id).with_for_update()).first() is None:
         raise EntityNotFound(f"order {order_id} not found")
-    if not pipeline.start_fulfilment(session, order_id, catalog, public_base_url, announcer):
+    if not payment.start_fulfilment(session, order_id, catalog, public_base_url, announcer):
         raise Conflict("the order is not in a pause window")
 
 

@@ -15,7 +15,7 @@ from printwork.core.merchants.models import Merchant
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.domain import STAGE_AWAITING_PAYMENT, STAGE_DRAFT, STAGE_IN_PROGRESS, STAGE_ON_HOLD
 from printwork.core.orders.models import Order, OrderAsset, Shipment
-from printwork.core.process.state import ASSET_ERROR, COMPLETE
+from printwork.core.orders.progress import ASSET_ERROR, COMPLETE
 
 orders_t = Order.__table__
 assets_t = OrderAsset.__table__

@@ -16,14 +16,13 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from printwork import logs
@@ -37,9 +36,9 @@ from printwork.core.assets.storage import (
     print_file_pdf_key,
     thumbnail_key,
 )
-from printwork.core.callbacks.events import Announcer, announce
+from printwork.core.callbacks.events import Announcer
 from printwork.core.catalog.service import CatalogCache
-from printwork.core.merchants.models import Merchant
+from printwork.core.labs.simulated import advance_sandbox_shipment
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.allocation import allocate_order
 from printwork.core.orders.domain import (
@@ -48,27 +47,11 @@ from printwork.core.orders.domain import (
     ISSUE_NOT_ALLOCATABLE,
     ISSUE_NOT_DOWNLOADED,
     ISSUE_REJECTED_BY_LAB,
-    ISSUE_REQUIRES_PAYMENT,
-    STAGE_AWAITING_PAYMENT,
-    STAGE_IN_PROGRESS,
-    STAGE_ON_HOLD,
     item_public_id,
-    order_public_id,
     shipment_public_id,
 )
-from printwork.core.orders.renditions import order_changed
-from printwork.core.orders.repository import (
-    assets_t,
-    issues_t,
-    items_t,
-    orders_t,
-    shipments_t,
-)
-from printwork.core.pricing.allocation import BasketLine, NotAllocatable, allocate
-from printwork.core.pricing.money import money_string
-from printwork.core.process import slow_work
-from printwork.core.process.slow_work import SlowWorkPool
-from printwork.core.process.state import (
+from printwork.core.orders.payment import start_fulfilment
+from printwork.core.orders.progress import (
     ASSET_COMPLETE,
     ASSET_ERROR,
     ASSET_IN_PROGRESS,
@@ -77,21 +60,30 @@ from printwork.core.process.state import (
     FAULT_ASSET_DOWNLOAD,
     FAULT_LAB_SUBMISSION,
     LAB_ALLOCATED,
-    LAB_IN_PRODUCTION,
     LAB_REJECTED,
-    LAB_SHIPPED,
     LAB_SUBMITTED,
-    SHIPMENT_SHIPPED,
+    OrderState,
+    add_issue,
+    load_state,
+    refresh_status,
+)
+from printwork.core.orders.repository import (
+    assets_t,
+    issues_t,
+    orders_t,
+    shipments_t,
+)
+from printwork.core.pricing.allocation import NotAllocatable
+from printwork.core.process import slow_work
+from printwork.core.process.slow_work import SlowWorkPool
+from printwork.core.process.state import (
     Allocate,
     DownloadAsset,
-    OrderState,
     PrepareAsset,
     PurgeFiles,
     ReleaseHold,
     SandboxLabStep,
     SubmitShipments,
-    derive_status,
-    load_state,
     next_action,
     next_due,
 )
@@ -103,17 +95,6 @@ T = TypeVar("T")
 
 # After an unexpected failure (a bug, a database outage) the order is tried again this much later.
 FAILURE_BACKOFF = timedelta(seconds=60)
-
-TRACKING_URLS = {
-    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
-    "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "ups": "https://www.ups.com/track?tracknum={}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
-    "auspost": "https://auspost.com.au/mypost/track/details/{}",
-}
-
 
 class LeaseLost(Exception):
     """Another job has taken the order over; this one must stop without writing."""
@@ -306,7 +287,8 @@ def _perform_quick(runtime: ProcessRuntime, session: Session, state: OrderState,
         case SubmitShipments():
             return _submit(runtime, session, state)
         case SandboxLabStep(shipment_id):
-            return _sandbox_lab_step(runtime, session, state, shipment_id)
+            return advance_sandbox_shipment(session, state.id, shipment_id, runtime.rules.sandbox_lab_delay,
+                                            runtime.announcer)
         case ReleaseHold():
             start_fulfilment(session, state.id, runtime.catalogs.get(session), runtime.rules.public_base_url,
                              runtime.announcer)
@@ -325,46 +307,6 @@ def _perform_slow(runtime: ProcessRuntime, state: OrderState, action, token: str
             return _purge(runtime, state, token)
         case _:
             raise AssertionError(f"unknown action {action!r}")
-
-
-# --- status -------------------------------------------------------------------------------
-
-def refresh_status(session: Session, order_id: int, announcer: Announcer | None) -> OrderState | None:
-    """Re-derive what the merchant sees from assets and shipments; the order's version moves,
-    and any change callbacks are about is announced. Returns the order as it now is."""
-    state = load_state(session, order_id)
-    if state is None:
-        return None
-    derived = derive_status(state)
-    if derived.stage != state.stage:
-        log.info("order %s: %s -> %s", order_id, state.stage, derived.stage)
-    session.execute(
-        update(orders_t).where(orders_t.c.id == order_id).values(
-            stage=derived.stage,
-            download_assets=derived.download_assets,
-            print_ready_assets_prepared=derived.print_ready_assets_prepared,
-            in_production=derived.in_production,
-            shipping=derived.shipping,
-            version=orders_t.c.version + 1,
-            updated_at=utcnow(),
-        )
-    )
-    order_changed(session, order_id)
-    for item in state.items:
-        status = derived.item_statuses[item.id]
-        if status != item.status:
-            session.execute(update(items_t).where(items_t.c.id == item.id).values(status=status))
-    announce(session, order_id, announcer)  # writes only what callbacks last saw, not the state
-    return replace(
-        state, stage=derived.stage, download_assets=derived.download_assets,
-        print_ready_assets_prepared=derived.print_ready_assets_prepared, in_production=derived.in_production,
-        shipping=derived.shipping,
-        items=tuple(replace(item, status=derived.item_statuses[item.id]) for item in state.items))
-
-
-def _add_issue(session: Session, order_id: int, object_id: str, code: str, description: str, **extra) -> None:
-    session.execute(insert(issues_t).values(order_id=order_id, object_id=object_id, error_code=code,
-                                            description=description, created_at=utcnow(), **extra))
 
 
 # --- step 1: download ---------------------------------------------------------------------
@@ -421,7 +363,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             if changed:
                 log.warning("order %s: asset %s failed for good on attempt %d: %s", state.id, asset_id, attempt,
                             failure)
-                _add_issue(session, state.id, item_public_id(item.id),
+                add_issue(session, state.id, item_public_id(item.id),
                            ISSUE_IMAGE_UNUSABLE if unusable else ISSUE_FAILED_TO_DOWNLOAD,
                            f"Failed to download {where_text} after {attempt} of {DOWNLOAD_ATTEMPTS} attempts: {failure}",
                            asset_id=asset_id)
@@ -432,7 +374,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
             if changed:
                 log.info("order %s: asset %s attempt %d failed (%s); next in %s", state.id, asset_id, attempt,
                          failure, wait)
-                _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_DOWNLOADED,
+                add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_DOWNLOADED,
                            f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
                            asset_id=asset_id)
         refreshed = refresh_status(session, state.id, runtime.announcer) if changed else None
@@ -450,7 +392,7 @@ def _allocate(runtime: ProcessRuntime, session: Session, state: OrderState) -> O
         session.execute(update(orders_t).where(orders_t.c.id == state.id).values(allocate_production_location=ERROR))
         for position in exc.positions:
             item = state.items[position]
-            _add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_ALLOCATABLE,
+            add_issue(session, state.id, item_public_id(item.id), ISSUE_NOT_ALLOCATABLE,
                        f"No lab can now make SKU '{item.sku}' on item '{item_public_id(item.id)}' and ship it to "
                        f"the recipient by the order's shipping method.")
     return refresh_status(session, state.id, runtime.announcer)
@@ -527,7 +469,7 @@ def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> Ord
                 shipments_t.c.id == shipment.id, shipments_t.c.lab_stage == LAB_ALLOCATED,
             ).values(lab_stage=LAB_REJECTED, rejection_reason=reason)).rowcount
             if changed:
-                _add_issue(session, state.id, shipment_public_id(shipment.id), ISSUE_REJECTED_BY_LAB,
+                add_issue(session, state.id, shipment_public_id(shipment.id), ISSUE_REJECTED_BY_LAB,
                            f"Lab '{shipment.lab_code}' rejected shipment '{shipment_public_id(shipment.id)}': {reason}")
             continue
         # Live shipments now wait for their lab to collect them through the lab API.
@@ -536,125 +478,6 @@ def _submit(runtime: ProcessRuntime, session: Session, state: OrderState) -> Ord
         ).values(lab_stage=LAB_SUBMITTED, submitted_at=now,
                  lab_due_at=now + runtime.rules.sandbox_lab_delay if state.is_sandbox else None))
     return refresh_status(session, state.id, runtime.announcer)
-
-
-def _sandbox_lab_step(runtime: ProcessRuntime, session: Session, state: OrderState,
-                      shipment_id: int) -> OrderState | None:
-    """The simulated lab: Submitted -> InProduction -> Shipped, one step per delay."""
-    now = utcnow()
-    shipment = session.execute(select(shipments_t).where(shipments_t.c.id == shipment_id)).mappings().one()
-    if shipment["lab_stage"] == LAB_SUBMITTED:
-        mark_in_production(session, shipment_id, now, next_due=now + runtime.rules.sandbox_lab_delay)
-    elif shipment["lab_stage"] == LAB_IN_PRODUCTION:
-        number = f"SBX{shipment_id:010d}"
-        mark_shipped(session, shipment_id, now, tracking_number=number,
-                     tracking_url=tracking_url(shipment["carrier"], number))
-    else:
-        return None
-    return refresh_status(session, state.id, runtime.announcer)
-
-
-def tracking_url(carrier: str, number: str) -> str:
-    template = TRACKING_URLS.get(carrier.replace(" ", "").lower(), "https://parcelsapp.com/en/tracking/{}")
-    return template.format(number)
-
-
-def mark_in_production(session: Session, shipment_id: int, now: datetime, next_due: datetime | None = None) -> bool:
-    return bool(session.execute(update(shipments_t).where(
-        shipments_t.c.id == shipment_id, shipments_t.c.lab_stage == LAB_SUBMITTED,
-    ).values(lab_stage=LAB_IN_PRODUCTION, production_started_at=now, lab_due_at=next_due)).rowcount)
-
-
-def mark_shipped(session: Session, shipment_id: int, now: datetime, *, tracking_number: str | None,
-                 tracking_url: str | None, carrier: str | None = None, service: str | None = None) -> bool:
-    values = dict(lab_stage=LAB_SHIPPED, status=SHIPMENT_SHIPPED, dispatch_date=now, lab_due_at=None,
-                  tracking_number=tracking_number, tracking_url=tracking_url)
-    if carrier:
-        values["carrier"] = carrier
-    if service:
-        values["service"] = service
-    return bool(session.execute(update(shipments_t).where(
-        shipments_t.c.id == shipment_id, shipments_t.c.lab_stage.in_((LAB_SUBMITTED, LAB_IN_PRODUCTION)),
-    ).values(**values)).rowcount)
-
-
-# --- holds and payment ---------------------------------------------------------------------
-
-def start_fulfilment(session: Session, order_id: int, catalog, public_base_url: str,
-                     announcer: Announcer | None) -> bool:
-    """An order leaves its pause window: into fulfilment, or first to payment authorisation.
-
-    False if it was not on hold. The caller holds the order row (fence or its own update)."""
-    order = session.execute(
-        select(orders_t.c.stage, orders_t.c.merchant_id, orders_t.c.address_country_code, orders_t.c.shipping_method,
-               Merchant.pays_per_order, Merchant.billing_currency)
-        .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)
-    ).one()
-    if order.stage != STAGE_ON_HOLD:
-        return False
-    now = utcnow()
-    if order.pays_per_order:
-        request_payment(session, order_id, catalog, order.address_country_code, order.shipping_method,
-                        order.billing_currency, public_base_url)
-        stage, submitted_at, due_at = STAGE_AWAITING_PAYMENT, None, None
-    else:
-        stage, submitted_at, due_at = STAGE_IN_PROGRESS, now, now
-    session.execute(update(orders_t).where(orders_t.c.id == order_id).values(
-        stage=stage, submitted_at=submitted_at, due_at=due_at, hold_until=None,
-        version=orders_t.c.version + 1, updated_at=now))
-    order_changed(session, order_id)
-    announce(session, order_id, announcer)  # the documents call back when a pause window ends
-    return True
-
-
-def request_payment(session: Session, order_id: int, catalog, country: str, method: str, currency: str,
-                    public_base_url: str) -> None:
-    """Add the documented RequiresPaymentAuthorisation issue with what the order will cost."""
-    url = f"{public_base_url}/payments/{order_public_id(order_id)}"
-    total = _order_total(session, order_id, catalog, country, method, currency)
-    _add_issue(session, order_id, order_public_id(order_id), ISSUE_REQUIRES_PAYMENT,
-               _payment_description(order_id, total, currency, url),
-               authorisation_url=url, payment_amount=Decimal(total), payment_currency=currency)
-
-
-def reprice_payment(session: Session, order_id: int, catalog) -> None:
-    """The order's destination or method changed while it awaits payment: ask for the new total."""
-    order = session.execute(
-        select(orders_t.c.address_country_code, orders_t.c.shipping_method, Merchant.billing_currency)
-        .join(Merchant, Merchant.id == orders_t.c.merchant_id).where(orders_t.c.id == order_id)).one()
-    currency = order.billing_currency
-    total = _order_total(session, order_id, catalog, order.address_country_code, order.shipping_method, currency)
-    for issue_id, url in session.execute(select(issues_t.c.id, issues_t.c.authorisation_url).where(
-            issues_t.c.order_id == order_id, issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT)).all():
-        session.execute(update(issues_t).where(issues_t.c.id == issue_id).values(
-            payment_amount=Decimal(total), payment_currency=currency,
-            description=_payment_description(order_id, total, currency, url)))
-
-
-def _order_total(session: Session, order_id: int, catalog, country: str, method: str, currency: str) -> str:
-    lines = [BasketLine(r.sku, r.copies) for r in session.execute(
-        select(items_t.c.sku, items_t.c.copies).where(items_t.c.order_id == order_id).order_by(items_t.c.position))]
-    allocation = allocate(catalog, lines, country, method, currency)
-    return money_string(allocation.items_total + allocation.shipping_total, currency)
-
-
-def _payment_description(order_id: int, total: str, currency: str, url: str) -> str:
-    return (f"Payment authorisation required for '{order_public_id(order_id)}' ({total}{currency}) please use the "
-            f"following URL to make payment: {url}")
-
-
-def authorise_payment(session: Session, order_id: int) -> bool:
-    """The payment is authorised: the order goes into fulfilment. False if it was not waiting."""
-    now = utcnow()
-    changed = session.execute(update(orders_t).where(
-        orders_t.c.id == order_id, orders_t.c.stage == STAGE_AWAITING_PAYMENT,
-    ).values(stage=STAGE_IN_PROGRESS, submitted_at=now, due_at=now, version=orders_t.c.version + 1,
-             updated_at=now)).rowcount
-    if changed:
-        session.execute(delete(issues_t).where(issues_t.c.order_id == order_id,
-                                               issues_t.c.error_code == ISSUE_REQUIRES_PAYMENT))
-        order_changed(session, order_id)
-    return bool(changed)
 
 
 # --- retention -----------------------------------------------------------------------------

@@ -1,9 +1,7 @@
-"""An order's progress as the pipeline sees it, and the pure rules that read it.
+"""What the pipeline should do with an order now, and when it will next have work.
 
-`next_action` says what the pipeline should do now, `next_due` when it will next have work, and
-`derive_status` what the merchant sees: the five `details`, the stage and item statuses are
-always computed from the assets and shipments, never set by hand, so they cannot drift
-(documents, "Status" and "The order process"; INVENTORY §3.2).
+`next_action` and `next_due` are pure rules over the order's progress as
+core/orders/progress.py reads it.
 """
 
 from __future__ import annotations
@@ -11,147 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from printwork.core.orders.domain import (
-    STAGE_CANCELLED,
-    STAGE_COMPLETE,
-    STAGE_DRAFT,
-    STAGE_IN_PROGRESS,
-    STAGE_ON_HOLD,
+from printwork.core.orders.domain import STAGE_DRAFT, STAGE_IN_PROGRESS, STAGE_ON_HOLD
+from printwork.core.orders.progress import (
+    ASSET_ERROR,
+    ASSET_IN_PROGRESS,
+    LAB_ALLOCATED,
+    LAB_IN_PRODUCTION,
+    LAB_SUBMITTED,
+    COMPLETE,
+    ERROR,
+    OrderState,
 )
-from printwork.core.orders.repository import assets_t, items_t, orders_t, shipments_t
-
-NOT_STARTED = "NotStarted"
-IN_PROGRESS = "InProgress"
-COMPLETE = "Complete"
-ERROR = "Error"
-
-ASSET_IN_PROGRESS = "InProgress"
-ASSET_COMPLETE = "Complete"
-ASSET_ERROR = "Error"
-
-ITEM_NOT_YET_DOWNLOADED = "NotYetDownloaded"
-ITEM_OK = "Ok"
-ITEM_INVALID = "Invalid"
-
-# Where a shipment is with its lab; the wire status shows Processing until Shipped.
-LAB_ALLOCATED = "Allocated"
-LAB_SUBMITTED = "Submitted"
-LAB_IN_PRODUCTION = "InProduction"
-LAB_SHIPPED = "Shipped"
-LAB_REJECTED = "Rejected"
-LAB_CANCELLED = "Cancelled"
-
-SHIPMENT_PROCESSING = "Processing"
-SHIPMENT_SHIPPED = "Shipped"
-SHIPMENT_CANCELLED = "Cancelled"
-
-DOWNLOAD_ATTEMPTS = 10  # "We attempt to download an asset 10 times"
-
-FAULT_ASSET_DOWNLOAD = "assetDownload"
-FAULT_LAB_SUBMISSION = "labSubmission"
-FAULTS = (FAULT_ASSET_DOWNLOAD, FAULT_LAB_SUBMISSION)
-
-
-@dataclass(frozen=True)
-class AssetState:
-    id: int
-    item_id: int
-    position: int
-    print_area: str
-    url: str
-    md5_hash: str | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    original_format: str | None
-    prepared_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ItemState:
-    id: int
-    sku: str
-    sizing: str
-    attributes_json: str
-    status: str
-
-
-@dataclass(frozen=True)
-class ShipmentState:
-    id: int
-    lab_code: str
-    lab_stage: str
-    lab_due_at: datetime | None
-
-
-@dataclass(frozen=True)
-class OrderState:
-    id: int
-    merchant_id: int
-    environment: str
-    stage: str
-    download_assets: str
-    allocate_production_location: str
-    print_ready_assets_prepared: str
-    in_production: str
-    shipping: str
-    hold_until: datetime | None
-    submitted_at: datetime | None
-    files_purged_at: datetime | None
-    sandbox_fault: str | None
-    sandbox_hurry: bool
-    items: tuple[ItemState, ...]
-    assets: tuple[AssetState, ...]
-    shipments: tuple[ShipmentState, ...]
-    face: str | None = None
-    trace_parent: str | None = None  # of the request that made the order, for the logs of its jobs
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.environment == "sandbox"
-
-
-def load_state(session: Session, order_id: int) -> OrderState | None:
-    row = session.execute(select(orders_t).where(orders_t.c.id == order_id)).mappings().first()
-    if row is None:
-        return None
-    items = tuple(
-        ItemState(r.id, r.sku, r.sizing, r.attributes_json, r.status)
-        for r in session.execute(
-            select(items_t.c.id, items_t.c.sku, items_t.c.sizing, items_t.c.attributes_json, items_t.c.status)
-            .where(items_t.c.order_id == order_id).order_by(items_t.c.position)
-        )
-    )
-    assets = tuple(
-        AssetState(r.id, r.item_id, r.position, r.print_area, r.url, r.md5_hash, r.status, r.attempts,
-                   r.next_attempt_at, r.original_format, r.prepared_at)
-        for r in session.execute(
-            select(assets_t.c.id, assets_t.c.item_id, assets_t.c.position, assets_t.c.print_area, assets_t.c.url,
-                   assets_t.c.md5_hash, assets_t.c.status, assets_t.c.attempts, assets_t.c.next_attempt_at,
-                   assets_t.c.original_format, assets_t.c.prepared_at)
-            .where(assets_t.c.order_id == order_id).order_by(assets_t.c.item_id, assets_t.c.position)
-        )
-    )
-    shipments = tuple(
-        ShipmentState(r.id, r.lab_code, r.lab_stage, r.lab_due_at)
-        for r in session.execute(
-            select(shipments_t.c.id, shipments_t.c.lab_code, shipments_t.c.lab_stage, shipments_t.c.lab_due_at)
-            .where(shipments_t.c.order_id == order_id).order_by(shipments_t.c.position)
-        )
-    )
-    return OrderState(
-        id=row["id"], merchant_id=row["merchant_id"], environment=row["environment"], stage=row["stage"],
-        download_assets=row["download_assets"], allocate_production_location=row["allocate_production_location"],
-        print_ready_assets_prepared=row["print_ready_assets_prepared"], in_production=row["in_production"],
-        shipping=row["shipping"], hold_until=row["hold_until"], submitted_at=row["submitted_at"],
-        files_purged_at=row["files_purged_at"], sandbox_fault=row["sandbox_fault"],
-        sandbox_hurry=bool(row["sandbox_hurry"]), items=items, assets=assets, shipments=shipments,
-        face=row["face"], trace_parent=row["trace_parent"],
-    )
-
 
 # What the pipeline can do next. Each names what it works on; the step re-reads it by id.
 
@@ -197,10 +65,6 @@ def _purge_at(state: OrderState, retention: timedelta) -> datetime | None:
     if state.submitted_at is None or state.files_purged_at is not None:
         return None
     return state.submitted_at + retention
-
-
-def _active_shipments(state: OrderState) -> list[ShipmentState]:
-    return [s for s in state.shipments if s.lab_stage != LAB_CANCELLED]
 
 
 def next_action(state: OrderState, now: datetime, retention: timedelta) -> Action | None:
@@ -261,70 +125,3 @@ def next_due(state: OrderState, retention: timedelta) -> datetime | None:
             times += [s.lab_due_at for s in state.shipments
                       if s.lab_stage in (LAB_SUBMITTED, LAB_IN_PRODUCTION) and s.lab_due_at is not None]
     return min(times) if times else None
-
-
-@dataclass(frozen=True)
-class DerivedStatus:
-    stage: str
-    download_assets: str
-    print_ready_assets_prepared: str
-    in_production: str
-    shipping: str
-    item_statuses: dict[int, str]
-
-
-def derive_status(state: OrderState) -> DerivedStatus:
-    assets = state.assets
-    if any(a.status == ASSET_ERROR for a in assets):
-        download = ERROR
-    elif all(a.status == ASSET_COMPLETE for a in assets) and (assets or state.allocate_production_location == COMPLETE):
-        download = COMPLETE
-    elif any(a.status == ASSET_COMPLETE or a.attempts > 0 for a in assets):
-        download = IN_PROGRESS
-    else:
-        download = state.download_assets if state.download_assets in (NOT_STARTED, IN_PROGRESS) else NOT_STARTED
-
-    allocated = state.allocate_production_location == COMPLETE
-    prepared = [a for a in assets if a.prepared_at is not None]
-    if allocated and len(prepared) == len(assets):
-        print_ready = COMPLETE
-    elif prepared:
-        print_ready = IN_PROGRESS
-    else:
-        print_ready = NOT_STARTED
-
-    active = _active_shipments(state)
-    shipped = [s for s in active if s.lab_stage == LAB_SHIPPED]
-    if any(s.lab_stage == LAB_REJECTED for s in active):
-        in_production = ERROR
-    elif active and len(shipped) == len(active):
-        in_production = COMPLETE
-    elif any(s.lab_stage != LAB_ALLOCATED for s in active):
-        in_production = IN_PROGRESS
-    else:
-        in_production = NOT_STARTED
-    if active and len(shipped) == len(active):
-        shipping = COMPLETE
-    elif shipped:
-        shipping = IN_PROGRESS
-    else:
-        shipping = NOT_STARTED
-
-    stage = state.stage
-    if stage == STAGE_IN_PROGRESS and state.shipments:
-        if not active:
-            stage = STAGE_CANCELLED
-        elif len(shipped) == len(active):
-            stage = STAGE_COMPLETE
-
-    item_statuses = {}
-    for item in state.items:
-        own = [a for a in assets if a.item_id == item.id]
-        if any(a.status == ASSET_ERROR for a in own):
-            item_statuses[item.id] = ITEM_INVALID
-        elif all(a.status == ASSET_COMPLETE for a in own) and (own or download == COMPLETE):
-            item_statuses[item.id] = ITEM_OK
-        else:
-            item_statuses[item.id] = ITEM_NOT_YET_DOWNLOADED
-    return DerivedStatus(stage, download, print_ready, in_production, shipping, item_statuses)
-
