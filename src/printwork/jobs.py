@@ -142,6 +142,7 @@ class JobQueue:
                     rules=ProcessRules.from_settings(self.settings),
                     notify_due=self.order_due,
                     announcer=self.announcer,
+                    observe_download=_observe_download,
                     slow_work_nice=self.slow_work_nice,
                     slow_work_processes=max(1, min(self.settings.worker_threads, os.cpu_count() or 1)),
                 )
@@ -231,6 +232,13 @@ class JobQueue:
             self._runtime.close()
         if self._deliverer is not None:
             self._deliverer.close()
+
+
+def _observe_download(outcome: str, stored_bytes: int) -> None:
+    found = metrics.instruments()
+    found.downloads.labels(outcome).inc()
+    if stored_bytes:
+        found.download_bytes.inc(stored_bytes)
 
 
 def _observe_callback(delivered: bool, lag_seconds: float) -> None:

@@ -43,6 +43,8 @@ class Instruments:
     steps: Any  # Histogram(outcome): pipeline jobs, each driving one order as far as it can go
     callback_attempts: Any  # Counter(outcome)
     callback_lag: Any  # Histogram: from the event's creation to its delivery
+    downloads: Any  # Counter(outcome): downloaded, retrying, failed
+    download_bytes: Any  # Counter: bytes of originals stored
 
 
 _made: Instruments | None = None
@@ -76,6 +78,9 @@ def _make_instruments() -> Instruments:
                                   ("outcome",)),
         callback_lag=Histogram("printwork_callback_delivery_lag_seconds",
                                "From a callback's event to its delivery.", buckets=STEP_BUCKETS),
+        downloads=Counter("printwork_downloads", "Asset download attempts, by outcome (downloaded; retrying: "
+                          "failed, to be tried again; failed: for good).", ("outcome",)),
+        download_bytes=Counter("printwork_download_bytes", "Bytes of originals downloaded and stored."),
     )
 
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 from tests.process.test_e2e import order
-from tests.servers import free_port, wait_until_answering
+from tests.servers import free_port, metric, wait_until_answering
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -44,7 +44,8 @@ def test_pipeline_and_callback_jobs_log_with_the_trace_of_the_request_that_made_
         with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
             made = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg", callbackUrl=callback))
             other = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
-            assert made.status_code == other.status_code == 200
+            missing = client.post("/v4.0/orders", json=order(f"{image_server.url}/missing.jpg"))
+            assert made.status_code == other.status_code == missing.status_code == 200
             order_id = made.json()["order"]["id"]
             for _ in range(300):
                 if client.get(f"/v4.0/orders/{order_id}").json()["order"]["status"]["stage"] == "Complete":
@@ -53,13 +54,20 @@ def test_pipeline_and_callback_jobs_log_with_the_trace_of_the_request_that_made_
             else:
                 raise AssertionError(f"{order_id} did not complete")
             threading.Event().wait(1.5)  # the last callbacks
+            exposition = httpx.get(f"{url}/metrics").text
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=60)
         receiver.shutdown()
+    # The downloads are counted: two pictures stored whole, a missing one failing and retried.
+    photo_bytes = len(image_server.files["photo.jpg"])
+    assert metric(exposition, 'printwork_downloads_total{outcome="downloaded"}') == 2
+    assert metric(exposition, "printwork_download_bytes_total") == 2 * photo_bytes
+    assert metric(exposition, 'printwork_downloads_total{outcome="retrying"}') >= 1
     number = int(order_id.removeprefix("ord_"))
     entries = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    pipeline = [e for e in entries if e["logger"] == "printwork.core.process.pipeline" and e.get("orderId") == number]
+    pipeline = [e for e in entries if e.get("orderId") == number
+                and e["logger"] in ("printwork.core.process.pipeline", "printwork.core.orders.progress")]
     callbacks = [e for e in entries if e["logger"] == "printwork.core.callbacks.delivery" and e.get("orderId") == number]
     assert any("downloaded" in e["message"] for e in pipeline), stderr[-3000:]
     assert any("-> Complete" in e["message"] for e in pipeline), stderr[-3000:]

@@ -142,6 +142,9 @@ class ProcessRules:
 
 # Called after a commit that makes an order due at a time (None: now): the queue's business.
 DueNotifier = Callable[[int, datetime | None], None]
+# Told of each download attempt that counted: its outcome (downloaded, retrying, failed) and the
+# bytes it stored (0 unless downloaded).
+DownloadObserver = Callable[[str, int], None]
 
 
 @dataclass
@@ -153,6 +156,7 @@ class ProcessRuntime:
     rules: ProcessRules
     notify_due: DueNotifier
     announcer: Announcer | None = None
+    observe_download: DownloadObserver | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     # Downloads and pixel work run in processes this much lower in CPU priority than the jobs
     # (0: in the job's own thread). `printwork serve`'s worker sets it so that a backlog of
@@ -322,6 +326,7 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
     failure: str | None = None
     final = unusable = False
     info = None
+    stored = 0
     # One of the pictures Printwork ships for the sandbox is copied, not fetched.
     sample = samples.sample_for_url(asset.url, runtime.rules.public_base_url) if state.is_sandbox else None
     try:
@@ -346,10 +351,10 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
         where_text = f"'{asset.print_area}' asset on item '{item_public_id(item.id)}' at location '{asset.url}'"
         if failure is None:
             assert info is not None
+            stored = runtime.storage.size(original_key(state.id, asset_id))
             changed = session.execute(update(assets_t).where(*where).values(
                 status=ASSET_COMPLETE, attempts=attempt, next_attempt_at=None, original_format=info.format,
-                original_width=info.width, original_height=info.height, downloaded_at=now,
-                original_bytes=runtime.storage.size(original_key(state.id, asset_id)),
+                original_width=info.width, original_height=info.height, downloaded_at=now, original_bytes=stored,
             )).rowcount
             if changed:
                 log.info("order %s: asset %s downloaded on attempt %d (%s %dx%d)", state.id, asset_id, attempt,
@@ -378,7 +383,14 @@ def _download(runtime: ProcessRuntime, state: OrderState, asset_id: int, token: 
                            f"Warning: Download attempt {attempt} of {DOWNLOAD_ATTEMPTS} failed for {where_text}: {failure}",
                            asset_id=asset_id)
         refreshed = refresh_status(session, state.id, runtime.announcer) if changed else None
-        return _settle(runtime, session, state.id, token, refreshed)
+        settled = _settle(runtime, session, state.id, token, refreshed)
+    if changed and runtime.observe_download is not None:
+        outcome = "downloaded" if failure is None else "failed" if final else "retrying"
+        try:
+            runtime.observe_download(outcome, stored)
+        except Exception:  # noqa: BLE001 - counting must never undo a committed step
+            log.exception("could not count a download")
+    return settled
 
 
 # --- step 2: lab allocation ---------------------------------------------------------------
