@@ -13,7 +13,8 @@ CORE = sorted((SRC / "core").rglob("*.py"))
 # face again: event types, outcomes, issue codes and field paths of v4.
 FACE_WORDS = ["com.prodigi", "order.items.", "order.shipments.", "CreatedWithIssues", "AlreadyExists",
               "PartiallyUpdated", "FailedToCancel", "RequiresPaymentAuthorisation", "shippingMethod",
-              "recipient.address.countryCode", "destinationCountryCode", "recipientCost", "UsSalesTaxWarning"]
+              "recipient.address.countryCode", "destinationCountryCode", "recipientCost", "UsSalesTaxWarning",
+              "postalOrZipCode", "townOrCity", "stateOrCounty", "phoneNumber"]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -29,6 +29,7 @@ from printwork.core.labs import service as labs
 from printwork.core.labs.service import LAB_STAGES_BY_LOWER, LabShipment
 from printwork.core.merchants.service import utcnow
 from printwork.core.orders.domain import (
+    Recipient,
     asset_public_id,
     item_public_id,
     order_public_id,
@@ -162,6 +163,14 @@ async def _lab(request: Request) -> str:
     return lab_code
 
 
+def _recipient_document(recipient: Recipient) -> dict[str, Any]:
+    address = recipient.address
+    return {"name": recipient.name, "email": recipient.email, "phoneNumber": recipient.phone_number,
+            "address": {"line1": address.line1, "line2": address.line2, "postalOrZipCode": address.postal_or_zip_code,
+                        "countryCode": address.country_code, "townOrCity": address.town_or_city,
+                        "stateOrCounty": address.state_or_county}}
+
+
 def _shipment_document(request: Request, shipment: LabShipment) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
     return {
@@ -173,7 +182,7 @@ def _shipment_document(request: Request, shipment: LabShipment) -> dict[str, Any
         "submitted": None if shipment.submitted_at is None else shipment.submitted_at.isoformat() + "Z",
         "tracking": None if shipment.tracking_number is None else {
             "number": shipment.tracking_number, "url": shipment.tracking_url},
-        "recipient": shipment.recipient,
+        "recipient": _recipient_document(shipment.recipient),
         "packingSlipUrl": shipment.packing_slip_url,
         "items": [
             {

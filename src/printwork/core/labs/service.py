@@ -20,6 +20,7 @@ from printwork.core.callbacks.events import Announcer
 from printwork.core.errors import Conflict, CoreError, EntityNotFound, FailureCollector
 from printwork.core.labs.models import LabKey
 from printwork.core.merchants.service import hash_key, utcnow
+from printwork.core.orders.domain import Address, Recipient
 from printwork.core.orders.repository import (
     assets_t,
     items_t,
@@ -98,7 +99,7 @@ class LabShipment:
     submitted_at: datetime | None
     tracking_number: str | None
     tracking_url: str | None
-    recipient: dict
+    recipient: Recipient
     packing_slip_url: str | None
     items: list[LabItem]
 
@@ -137,12 +138,9 @@ def shipments_for_lab(session: Session, lab_code: str, stages: tuple[str, ...], 
             id=row["id"], order_id=row["order_id"], stage=row["lab_stage"], shipping_method=row["shipping_method"],
             carrier=row["carrier"], service=row["service"], submitted_at=row["submitted_at"],
             tracking_number=row["tracking_number"], tracking_url=row["tracking_url"],
-            recipient={
-                "name": row["recipient_name"], "email": row["recipient_email"], "phoneNumber": row["recipient_phone"],
-                "address": {"line1": row["address_line1"], "line2": row["address_line2"],
-                            "postalOrZipCode": row["address_postal_code"], "countryCode": row["address_country_code"],
-                            "townOrCity": row["address_town"], "stateOrCounty": row["address_state"]},
-            },
+            recipient=Recipient(row["recipient_name"], row["recipient_email"], row["recipient_phone"], Address(
+                row["address_line1"], row["address_line2"], row["address_postal_code"], row["address_country_code"],
+                row["address_town"], row["address_state"])),
             packing_slip_url=row["packing_slip_url"], items=items,
         ))
     return result
