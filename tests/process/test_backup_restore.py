@@ -38,44 +38,54 @@ def new_key(data_dir: Path) -> dict[str, str]:
         database.dispose()
 
 
+class OrdersPlaced:
+    """A busy shop placing orders on `url` in a thread, until the block ends; `acknowledged` are
+    the ids answered 2xx, in order."""
+
+    def __init__(self, url: str, key: dict[str, str], photo: str) -> None:
+        self.acknowledged: list[str] = []
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._place, args=(url, key, photo))
+
+    def _place(self, url: str, key: dict[str, str], photo: str) -> None:
+        with httpx.Client(base_url=url, headers=key, timeout=30) as client:
+            while not self._stop.is_set():
+                answer = client.post("/v4.0/orders", json=order(photo))
+                assert answer.status_code == 200, answer.text
+                self.acknowledged.append(answer.json()["order"]["id"])
+                self._stop.wait(0.02)  # a busy shop, not a flood: the backlog stays small
+
+    def wait_for(self, count: int) -> list[str]:
+        while len(self.acknowledged) < count:
+            assert self._writer.is_alive(), "the orders could not be placed"
+            threading.Event().wait(0.05)
+        return list(self.acknowledged)
+
+    def __enter__(self) -> OrdersPlaced:
+        self._writer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._writer.join()
+
+
 def test_a_backup_taken_under_writes_is_consistent_and_restores_into_a_working_server(tmp_path, image_server):
     live, restored = tmp_path / "live", tmp_path / "restored"
     backup_file = tmp_path / "printwork-backup.db"
-    acknowledged: list[str] = []
-    stop = threading.Event()
     with serving(live, SERVER, workers=True) as url:
         key = new_key(live)
-
-        def place_orders() -> None:
-            with httpx.Client(base_url=url, headers=key, timeout=30) as client:
-                while not stop.is_set():
-                    answer = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
-                    assert answer.status_code == 200, answer.text
-                    acknowledged.append(answer.json()["order"]["id"])
-                    stop.wait(0.02)  # a busy shop, not a flood: the backlog stays small
-
-        writer = threading.Thread(target=place_orders)
-        writer.start()
-        try:
-            while len(acknowledged) < 20:
-                assert writer.is_alive(), "the orders could not be placed"
-                threading.Event().wait(0.05)
-            before_backup = list(acknowledged)
+        with OrdersPlaced(url, key, f"{image_server.url}/photo.jpg") as shop:
+            before_backup = shop.wait_for(20)
             made = printwork(live, "backup", str(backup_file))
             assert made.returncode == 0, made.stderr
             assert "integrity check ok" in made.stderr
-            # The server went on writing meanwhile.
-            while len(acknowledged) < len(before_backup) + 10:
-                assert writer.is_alive(), "the orders could not be placed"
-                threading.Event().wait(0.05)
-        finally:
-            stop.set()
-            writer.join()
+            shop.wait_for(len(before_backup) + 10)  # the server went on writing meanwhile
         again = printwork(live, "backup", str(backup_file))
         assert again.returncode == 2 and "already exists" in again.stderr
         in_use = printwork(live, "restore", str(backup_file))
         assert in_use.returncode == 2 and "running Printwork process" in in_use.stderr
-        after_backup = acknowledged[-1]
+        after_backup = shop.acknowledged[-1]
 
     copy = sqlite3.connect(backup_file)
     try:
@@ -152,8 +162,6 @@ def test_postgresql_as_docs_deployment_md_backs_it_up_online_and_restores_it(tmp
             connection.execute(f'CREATE DATABASE "{name}"')
     dump = tmp_path / "printwork.dump"
     try:
-        acknowledged: list[str] = []
-        stop = threading.Event()
         live = {**SERVER, "PRINTWORK_DATABASE_URL": live_url}
         with serving(tmp_path / "live", live, workers=True) as url:
             database = Database(live_url)
@@ -162,28 +170,11 @@ def test_postgresql_as_docs_deployment_md_backs_it_up_online_and_restores_it(tmp
                     key = {"X-API-Key": create_merchant_key(session, "Backup Shop", "sandbox").key}
             finally:
                 database.dispose()
-
-            def place_orders() -> None:
-                with httpx.Client(base_url=url, headers=key, timeout=30) as client:
-                    while not stop.is_set():
-                        answer = client.post("/v4.0/orders", json=order(f"{image_server.url}/photo.jpg"))
-                        assert answer.status_code == 200, answer.text
-                        acknowledged.append(answer.json()["order"]["id"])
-                        stop.wait(0.02)
-
-            writer = threading.Thread(target=place_orders)
-            writer.start()
-            try:
-                while len(acknowledged) < 20:
-                    assert writer.is_alive(), "the orders could not be placed"
-                    threading.Event().wait(0.05)
-                before_dump = list(acknowledged)
+            with OrdersPlaced(url, key, f"{image_server.url}/photo.jpg") as shop:
+                before_dump = shop.wait_for(20)
                 made = subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", live_url],
                                       capture_output=True, text=True, timeout=120)
                 assert made.returncode == 0, made.stderr
-            finally:
-                stop.set()
-                writer.join()
         restored = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={restored_url}",
                                    str(dump)], capture_output=True, text=True, timeout=120)
         assert restored.returncode == 0, restored.stderr
