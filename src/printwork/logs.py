@@ -112,6 +112,9 @@ def configure(log_format: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Huey says something of every job it runs: /metrics counts those; its warnings still show.
     logging.getLogger("huey").setLevel("WARNING")
+    # httpx logs every request's whole URL, and a callback URL's path may be its receiver's secret;
+    # Printwork's own lines say what was fetched or sent, naming only the host.
+    logging.getLogger("httpx").setLevel("WARNING")
 
 
 def uvicorn_log_config(log_format: str) -> dict:

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -287,8 +288,9 @@ class Deliverer:
                         through=event.face):
             sent = post_signed(self._client(), event.url, event.public_id, event.body, event.secret,
                                self.rules.timeout)
-            log.info("callback %s attempt %d to %s: %s in %d ms", event.public_id, event.attempts + 1, event.url,
-                     sent.status_code if sent.error is None else sent.error, sent.duration_ms)
+            log.info("callback %s attempt %d to %s: %s in %d ms", event.public_id, event.attempts + 1,
+                     urlsplit(event.url).netloc, sent.status_code if sent.error is None else sent.error,
+                     sent.duration_ms)
         return _Outcome(event, attempted_at, sent.status_code, sent.duration_ms, sent.error, sent.retry_after)
 
     def _record(self, outcomes: list[_Outcome]) -> list[tuple[int, datetime]]:
