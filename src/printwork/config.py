@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRINTWORK_", extra="ignore")
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _readable_rate_limit(cls, value: str | None) -> str | None:
         """A limit that cannot be read stops the process at start, not at the first request."""
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     rate_limit: str | None = Field(
         default=None, description="Requests each API key may make, e.g. '50/second' or '100/second;1000/minute' "
                                   "(off when unset); shared through Redis when PRINTWORK_QUEUE_URL is redis://.")
+    auth_failure_limit: str | None = Field(
+        default="20/minute", description="With PRINTWORK_RATE_LIMIT set: requests with a missing or wrong key each "
+                                         "client address may make; past it the address gets 429 for a while, "
+                                         "whatever key it sends (against guessing keys).")
     metrics_token: str | None = Field(
         default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`.")
     storage_url: str | None = Field(

@@ -79,3 +79,29 @@ def test_an_unreachable_counter_store_lets_requests_through(settings, test_db, m
     headers = {"X-API-Key": make_key()}
     with TestClient(app) as client:
         assert [client.get("/v4.0/orders", headers=headers).status_code for _ in range(3)] == [200] * 3
+
+
+def test_an_address_guessing_keys_is_refused_for_a_while_whatever_key_it_sends(settings, test_db, make_key):
+    app = create_app(settings.model_copy(update={"rate_limit": "100/minute", "auth_failure_limit": "3/minute"}),
+                     test_db.db)
+    good = {"X-API-Key": make_key()}
+    with TestClient(app, client=("203.0.113.7", 4000)) as guesser, \
+            TestClient(app, client=("198.51.100.2", 4000)) as shop:
+        assert guesser.get("/v4.0/orders").status_code == 401  # no key at all: refused, not counted
+        guesses = [guesser.get("/v4.0/orders", headers={"X-API-Key": f"pw_sandbox_guess{n}"}) for n in range(3)]
+        assert [g.status_code for g in guesses] == [401] * 3
+        refused = guesser.get("/v4.0/orders", headers={"X-API-Key": "pw_sandbox_guess4"})
+        assert refused.status_code == 429 and refused.json()["outcome"] == "TooManyRequests"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # A right guess now is refused the same way, so the guesser learns nothing from it.
+        assert guesser.get("/v4.0/orders", headers=good).status_code == 429
+        # Pwinty v3.0 is guarded the same way, in its envelope.
+        v3 = guesser.get("/v3.0/countries", headers={"X-Pwinty-MerchantId": "1", "X-Pwinty-REST-API-Key": "x"})
+        assert v3.status_code == 429 and v3.json()["statusCode"] == 429
+        # Another address with the same key is served.
+        assert shop.get("/v4.0/orders", headers=good).status_code == 200
+
+
+def test_failed_keys_are_not_limited_when_rate_limits_are_off(client):
+    answers = [client.get("/v4.0/orders", headers={"X-API-Key": f"pw_sandbox_nope{n}"}) for n in range(30)]
+    assert {a.status_code for a in answers} == {401}

@@ -105,7 +105,8 @@ class AppContext:
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.settings.api_key_cache_seconds)
         self.storage = open_asset_storage(self.settings)
-        self.rate_limiter = KeyRateLimiter(self.settings.rate_limit, self.settings.queue_url)
+        self.rate_limiter = KeyRateLimiter(self.settings.rate_limit, self.settings.queue_url,
+                                           self.settings.auth_failure_limit)
         # Threads are started only when first needed.
         self._threads = ThreadPoolExecutor(self.settings.database_threads, "printwork-db")
 

@@ -45,25 +45,35 @@ async def authenticate(request: Request) -> Owner:
 
 async def owner_of_key(request: Request, key: str | None) -> Owner:
     """The owner of a merchant's API key however a face carries it; NotAuthenticated when none."""
+    ctx = context(request)
+    limiter = ctx.rate_limiter
+    address = request.client.host if request.client else "unknown"
+    if limiter.guards_failures:
+        await _limited(ctx, limiter.check_address, address)
     if not key:
         raise NotAuthenticated()
     key = key.strip()
-    ctx = context(request)
     owner = ctx.keys.cached(key)
     if owner is None:
         owner, note_use = await ctx.read(ctx.keys.look_up, ctx.database, key)
         if owner is None:
+            if limiter.guards_failures:
+                await _limited(ctx, limiter.note_failure, address)
             raise NotAuthenticated()
         if note_use:  # at most once a minute per key: a write, so on a thread
             await ctx.in_session(lambda session: note_key_used(session, key), write=True)
     logs.merchant_id.set(owner.merchant_id)
-    limiter = ctx.rate_limiter
     if limiter.enabled:
-        if limiter.shared:
-            await ctx.blocking(limiter.check, key)
-        else:
-            limiter.check(key)
+        await _limited(ctx, limiter.check, key)
     return owner
+
+
+async def _limited(ctx: AppContext, check, value: str) -> None:
+    """A rate-limit call: off the event loop when its counts are in Redis (a round trip)."""
+    if ctx.rate_limiter.shared:
+        await ctx.blocking(check, value)
+    else:
+        check(value)
 
 
 def note_order_placed(face: str, owner: Owner, order_id: int, outcome: str) -> None:
