@@ -31,7 +31,7 @@ test: install
 bench: install
 	$(BIN)/python bench/api_throughput.py
 
-# Faults and load on loopback, about 25 minutes; the table goes to bench/results/reliability-*.md.
+# Faults and load on loopback, 27 minutes on a 2-core machine; the table goes to bench/results/reliability-*.md.
 reliability: install
 	$(BIN)/python bench/reliability.py
 
