@@ -116,3 +116,11 @@ def test_serve_starts_its_metrics_directory_without_old_counts_and_keeps_other_f
     metrics.prepare_multiprocess_directory(folder)
     assert not (folder / "counter_1234.db").exists() and (folder / "notes.txt").exists()
     assert metrics.os.environ[metrics.MULTIPROC_ENV] == str(folder)
+
+
+def test_readyz_probes_leave_the_logs_alone(client, caplog):
+    """A load balancer asks every few seconds; each answer must not write lines of its own."""
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            assert client.get("/readyz").status_code == 200
+    assert [r for r in caplog.records if r.name.startswith("alembic")] == []
