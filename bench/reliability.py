@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_throughput import QUOTE  # noqa: E402
 from bench.served import image_server  # noqa: E402
-from bench.serving import free_port  # noqa: E402
+from bench.serving import free_port, wait_until_up  # noqa: E402
 
 POSTGRES_URL = os.environ.get("PRINTWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PRINTWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -180,7 +180,7 @@ class Deployment:
         self.processes.append(subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL,
                                                stderr=self._log("serve"), process_group=0))
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, self.processes[-1])
+        wait_until_up(f"{url}/healthz", process=self.processes[-1])
         return url
 
     def killable_servers(self) -> "ServerFork":
@@ -242,7 +242,7 @@ for line in sys.stdin:
         self.parent.stdin.flush()
         pid = int(self.parent.stdout.readline())
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, self.parent)
+        wait_until_up(f"{url}/healthz", process=self.parent)
         return pid, url
 
     def kill(self, pid: int) -> None:
@@ -252,20 +252,6 @@ for line in sys.stdin:
     def close(self) -> None:
         self.parent.stdin.close()
         self.parent.wait(timeout=10)
-
-
-def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server at {url} exited ({process.returncode})") from None
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up") from None
-            time.sleep(0.05)
 
 
 @contextmanager
@@ -987,17 +973,22 @@ WIRE_ID_PREFIXES = {"orders": "ord", "order_items": "ori", "order_assets": "ast"
                     "charges": "chg", "charge_items": "chi"}
 
 
+def _of_order(table: str, order_id: int, alias: str = "") -> str:
+    """SQL naming the rows of `table` that belong to the order."""
+    return {"orders": f"{alias}id = {order_id}",
+            "shipment_items": f"{alias}shipment_id IN (SELECT id FROM shipments WHERE order_id = {order_id})",
+            "charge_items": f"{alias}charge_id IN (SELECT id FROM charges WHERE order_id = {order_id})",
+            }.get(table, f"{alias}order_id = {order_id}")
+
+
 def _template_rows(connection, order_id: int) -> dict[str, list[dict]]:
     from sqlalchemy import text
 
-    where = {"orders": "id = :o", "shipment_items": "shipment_id IN (SELECT id FROM shipments WHERE order_id = :o)",
-             "charge_items": "charge_id IN (SELECT id FROM charges WHERE order_id = :o)"}
     return {table: [dict(row._mapping) for row in connection.execute(
-        text(f"SELECT * FROM {table} WHERE {where.get(table, 'order_id = :o')}"), {"o": order_id})]
-        for table in ORDER_TABLES}
+        text(f"SELECT * FROM {table} WHERE {_of_order(table, order_id)}"))] for table in ORDER_TABLES}
 
 
-def seed_copies(database_url: str, order_id: int, copies: int, progress: Callable[[int], None]) -> int:
+def seed_copies(database_url: str, order_id: int, copies: int) -> int:
     """`copies` copies of a Complete order, made by the database itself (INSERT … SELECT over a
     sequence), each with ids of its own everywhere: columns, keys, and the wire ids and thumbnail
     tokens inside its stored renditions. Returns the stride between one copy's ids and the next."""
@@ -1049,12 +1040,9 @@ def seed_copies(database_url: str, order_id: int, copies: int, progress: Callabl
                 values.append(body_expression())
             else:
                 values.append(f"t.{column.name}")
-        where = {"orders": f"t.id = {order_id}",
-                 "shipment_items": f"t.shipment_id IN (SELECT id FROM shipments WHERE order_id = {order_id})",
-                 "charge_items": f"t.charge_id IN (SELECT id FROM charges WHERE order_id = {order_id})"
-                 }.get(name, f"t.order_id = {order_id}")
         statements.append(f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(values)} "
-                          f"FROM {name} t, seq WHERE {where} AND seq.k BETWEEN :low AND :high")
+                          f"FROM {name} t, seq WHERE {_of_order(name, order_id, 't.')} "
+                          "AND seq.k BETWEEN :low AND :high")
     chunk = 50_000
     with engine.begin() as connection:
         if postgres:
@@ -1069,7 +1057,6 @@ def seed_copies(database_url: str, order_id: int, copies: int, progress: Callabl
         for low in range(1, copies + 1, chunk):
             for statement in statements:
                 connection.execute(text(statement), {"low": low, "high": min(copies, low + chunk - 1)})
-            progress(min(copies, low + chunk - 1))
         if postgres:
             for name in id_tables:
                 connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -1100,7 +1087,7 @@ def _scale_scenario(args, backend: str) -> str:
             before = client.get(f"/v4.0/orders/{template}").json()["order"]
         pw.stop()
         started = time.monotonic()
-        stride = seed_copies(pw.database_url, int(template.removeprefix("ord_")), copies, lambda done: None)
+        stride = seed_copies(pw.database_url, int(template.removeprefix("ord_")), copies)
         seeded = time.monotonic() - started
         url = pw.serve(workers=True)
         template_id = int(template.removeprefix("ord_"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,14 +17,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, seconds: float = 60) -> None:
+def wait_until_up(url: str, seconds: float = 60, process: subprocess.Popen | None = None) -> None:
+    """Until `url` answers at all; with `process`, fails at once if it has exited meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             httpx.get(url, timeout=1)
             return
         except httpx.TransportError:
-            time.sleep(0.1)
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the server for {url} exited ({process.returncode})") from None
+            time.sleep(0.05)
     raise RuntimeError(f"{url} did not come up")
 
 

@@ -67,9 +67,9 @@ class Settings(BaseSettings):
         default=None, description="Requests each API key may make, e.g. '50/second' or '100/second;1000/minute' "
                                   "(off when unset); shared through Redis when PRINTWORK_QUEUE_URL is redis://.")
     auth_failure_limit: str | None = Field(
-        default="20/minute", description="With PRINTWORK_RATE_LIMIT set: requests with a missing or wrong key each "
-                                         "client address may make; past it the address gets 429 for a while, "
-                                         "whatever key it sends (against guessing keys).")
+        default="20/minute", description="With PRINTWORK_RATE_LIMIT set: requests with a wrong key each client address "
+                                         "may make (a missing key is not counted); past it the address gets 429 "
+                                         "for a while, whatever key it sends (against guessing keys).")
     metrics_token: str | None = Field(
         default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`.")
     storage_url: str | None = Field(

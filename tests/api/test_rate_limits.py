@@ -57,6 +57,11 @@ def test_an_unreadable_limit_stops_the_process_at_start(tmp_path):
         Settings(data_dir=tmp_path, rate_limit="lots")
 
 
+def test_an_unreadable_wrong_key_limit_stops_the_process_at_start(tmp_path):
+    with pytest.raises(ValidationError, match="is not a rate limit"):
+        Settings(data_dir=tmp_path, rate_limit="50/second", auth_failure_limit="twenty a minute")
+
+
 def test_two_processes_share_one_limit_through_redis(test_db, tmp_path, make_key):
     if test_db.kind != "postgresql":
         pytest.skip("the shared limit is a Redis deployment's: PostgreSQL with Redis")

@@ -39,19 +39,19 @@ async def healthz(request: Request) -> Response:
 
 
 @cache
-def _migration_script(database_url: str):
+def _revisions(database_url: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the heads this Printwork needs, every revision it knows): read once, not at every probe."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(runner.alembic_config(database_url))
+    script = ScriptDirectory.from_config(runner.alembic_config(database_url))
+    return frozenset(script.get_heads()), frozenset(m.revision for m in script.walk_revisions())
 
 
 def _migrations_check(current: frozenset[str], database_url: str) -> str:
-    script = _migration_script(database_url)
-    expected = frozenset(script.get_heads())
+    expected, known = _revisions(database_url)
     if current == expected:
         return "ok"
     at = ", ".join(sorted(current)) or "nothing"
-    known = {migration.revision for migration in script.walk_revisions()}
     if not current <= known:
         # A newer Printwork migrated the database while this process runs the old code: the
         # process is the one to replace (docs/deployment.md, "Upgrades").

@@ -17,10 +17,10 @@ import random
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import and_, bindparam, insert, or_, select, update

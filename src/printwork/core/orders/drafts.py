@@ -412,8 +412,6 @@ class Submitted:
 def submit_draft(session: Session, owner: Owner, order_id: int, catalog: Catalog, public_base_url: str,
                  announcer: Announcer | None) -> Submitted:
     """Check the draft, then start it as placing an order would; labs are allocated at once."""
-    # Imported here: the order process imports this package, and submission is where they meet.
-
     _draft(session, owner, order_id)
     check = check_draft(session, owner, order_id, catalog)
     if not check.is_valid:
